@@ -1,0 +1,8 @@
+using System.CommandLine;
+using Beit.Trainer;
+
+var root = new RootCommand("beit: BEiT models for .NET. Inspect checkpoints, run them, and check conversions against PyTorch.");
+root.Subcommands.Add(InfoCommand.Create());
+root.Subcommands.Add(ForwardCommand.Create());
+root.Subcommands.Add(DemoCommand.Create());
+return root.Parse(args).Invoke();

@@ -1,0 +1,42 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Beit;
+
+/// <summary>
+/// The one place that turns a user's device choice into a TorchSharp device:
+/// <c>auto</c> (CUDA when available, else CPU), <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.
+/// </summary>
+public static class BeitDevice
+{
+    /// <summary>The device names <see cref="Resolve"/> accepts, for help texts.</summary>
+    public const string Choices = "auto, cpu, cuda, cuda:N";
+
+    /// <summary>
+    /// Resolves a device name. <c>null</c> or empty means <c>auto</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The name is not one of <see cref="Choices"/>, or names a CUDA device that is not there.</exception>
+    public static Device Resolve(string? name)
+    {
+        string spec = string.IsNullOrWhiteSpace(name) ? "auto" : name.Trim().ToLowerInvariant();
+        if (spec == "auto")
+            return cuda.is_available() ? CUDA : CPU;
+        if (spec == "cpu")
+            return CPU;
+        if (spec == "cuda" || spec.StartsWith("cuda:", StringComparison.Ordinal))
+        {
+            int index = 0;
+            if (spec.Length > 4 && !int.TryParse(spec.AsSpan(5), out index) || index < 0)
+                throw new ArgumentException($"Device '{name}' is not valid: expected {Choices}.", nameof(name));
+            if (!cuda.is_available())
+                throw new ArgumentException(
+                    $"Device '{name}' asks for CUDA, but TorchSharp found no CUDA device. Build with -p:TorchBackend=cuda " +
+                    "on a machine with an NVIDIA GPU and driver, or use 'cpu'.", nameof(name));
+            int count = cuda.device_count();
+            if (index >= count)
+                throw new ArgumentException($"Device '{name}' does not exist: this machine has {count} CUDA device(s).", nameof(name));
+            return new Device(DeviceType.CUDA, index);
+        }
+        throw new ArgumentException($"Device '{name}' is not valid: expected {Choices}.", nameof(name));
+    }
+}

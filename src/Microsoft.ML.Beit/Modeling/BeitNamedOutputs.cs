@@ -1,0 +1,71 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Beit.Modeling;
+
+/// <summary>
+/// Runs any BEiT model of this library and names every output it can produce the way the reference
+/// data of the original implementation does: <c>logits</c>, <c>pooled</c>, <c>hidden_states_N</c>,
+/// <c>logits_masked</c>, <c>logits_all_tokens</c>, <c>final_hidden_states</c>. This is what
+/// <c>beit forward</c> writes, for checking a conversion against PyTorch.
+/// </summary>
+public static class BeitNamedOutputs
+{
+    /// <summary>
+    /// Runs <paramref name="model"/> in evaluation mode without gradients on <paramref name="pixelValues"/>
+    /// ([B, C, H, W]) and, for masked image modeling, <paramref name="boolMaskedPos"/> ([B, N]).
+    /// The tensors are on the CPU; the caller disposes them.
+    /// </summary>
+    public static Dictionary<string, Tensor> Compute(nn.Module model, Tensor pixelValues, Tensor? boolMaskedPos = null)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        model.eval();
+        var device = model.parameters().First().device;
+        var pixels = pixelValues.to(ScalarType.Float32).to(device);
+        var mask = boolMaskedPos?.to(ScalarType.Bool).to(device);
+        var outputs = new Dictionary<string, Tensor>();
+
+        void AddHiddenStates(BeitModelOutput backbone)
+        {
+            for (int i = 0; i < backbone.HiddenStates!.Count; i++)
+                outputs[$"hidden_states_{i}"] = backbone.HiddenStates[i];
+        }
+
+        switch (model)
+        {
+            case BeitForImageClassification classifier:
+            {
+                var result = classifier.forward(pixels, outputHiddenStates: true, outputAttentions: false);
+                outputs["logits"] = result.Logits;
+                outputs["pooled"] = result.Backbone.PoolerOutput!;
+                AddHiddenStates(result.Backbone);
+                break;
+            }
+            case BeitForMaskedImageModeling mim:
+            {
+                // The hidden states come from a second backbone pass; this tool favours clarity over speed.
+                AddHiddenStates(mim.beit.forward(pixels, mask, outputHiddenStates: true));
+                var result = mim.forward(pixels, mask);
+                outputs["logits_all_tokens"] = result.Logits;
+                outputs["final_hidden_states"] = result.FinalHiddenStates;
+                if (mask is not null)
+                    outputs["logits_masked"] = result.MaskedLogits(mask);
+                break;
+            }
+            case BeitModel backboneModel:
+            {
+                var backbone = backboneModel.forward(pixels, mask, outputHiddenStates: true);
+                if (backbone.PoolerOutput is not null) outputs["pooled"] = backbone.PoolerOutput;
+                outputs["last_hidden_state"] = backbone.LastHiddenState;
+                AddHiddenStates(backbone);
+                break;
+            }
+            default:
+                throw new ArgumentException($"{model.GetType().Name} is not a BEiT model of this library.", nameof(model));
+        }
+        var named = outputs.ToDictionary(p => p.Key, p => p.Value.cpu().contiguous().clone());
+        foreach (var t in named.Values) t.MoveToOuterDisposeScope();
+        return named;
+    }
+}
