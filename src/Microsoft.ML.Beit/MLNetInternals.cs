@@ -1,0 +1,16 @@
+// The one place that opens ML.NET's internals (see eng/MLNetInternals.targets): model-zip persistence
+// needs ModelSaveContext/ModelLoadContext members, VersionInfo and LoadableClassAttribute, which
+// ML.NET 5 keeps internal. The runtime honours IgnoresAccessChecksTo for these assemblies.
+[assembly: System.Runtime.CompilerServices.IgnoresAccessChecksTo("Microsoft.ML.Core")]
+[assembly: System.Runtime.CompilerServices.IgnoresAccessChecksTo("Microsoft.ML.Data")]
+
+namespace System.Runtime.CompilerServices
+{
+    /// <summary>Tells the runtime to skip access checks from this assembly into the named one.</summary>
+    [AttributeUsage(AttributeTargets.Assembly, AllowMultiple = true)]
+    internal sealed class IgnoresAccessChecksToAttribute(string assemblyName) : Attribute
+    {
+        /// <summary>The assembly whose non-public members this assembly may use.</summary>
+        public string AssemblyName { get; } = assemblyName;
+    }
+}

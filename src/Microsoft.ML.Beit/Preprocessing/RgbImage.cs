@@ -1,0 +1,84 @@
+using Microsoft.ML.Data;
+using SkiaSharp;
+
+namespace Microsoft.ML.Beit.Preprocessing;
+
+/// <summary>An 8-bit RGB image, rows top to bottom, pixels interleaved R, G, B (Pillow's <c>convert("RGB")</c>).</summary>
+/// <param name="Width">Pixels per row.</param>
+/// <param name="Height">Rows.</param>
+/// <param name="Pixels">Width * Height * 3 bytes.</param>
+public sealed record RgbImage(int Width, int Height, byte[] Pixels)
+{
+    /// <summary>
+    /// Converts an ML.NET image (any pixel format <c>LoadImages</c> produces). Alpha is dropped, as
+    /// Pillow's <c>convert("RGB")</c> does; grayscale sources arrive from SkiaSharp as equal R, G and B.
+    /// </summary>
+    public static RgbImage FromMLImage(MLImage image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        if (image.Width < 1 || image.Height < 1)
+            throw new InvalidDataException($"The image is {image.Width}x{image.Height} pixels; it has no pixels to process.");
+        var source = image.Pixels;
+        int pixels = image.Width * image.Height;
+        int bytesPerPixel = source.Length / pixels;
+        if (bytesPerPixel != 4)
+            throw new InvalidDataException($"Unsupported MLImage layout: {image.PixelFormat} with {bytesPerPixel} bytes per pixel.");
+        var (r, b) = image.PixelFormat == MLPixelFormat.Bgra32 ? (2, 0) : (0, 2);
+        var rgb = new byte[pixels * 3];
+        for (int p = 0; p < pixels; p++)
+        {
+            rgb[p * 3] = source[p * 4 + r];
+            rgb[p * 3 + 1] = source[p * 4 + 1];
+            rgb[p * 3 + 2] = source[p * 4 + b];
+        }
+        return new RgbImage(image.Width, image.Height, rgb);
+    }
+
+    /// <summary>
+    /// Decodes an encoded image (JPEG, PNG, BMP, GIF, WebP, ...). Transparent pixels keep their colour
+    /// (alpha is dropped without compositing, as Pillow's <c>convert("RGB")</c> does).
+    /// </summary>
+    /// <param name="encoded">The file's bytes.</param>
+    /// <param name="source">What to call the image in errors (a path, a row number).</param>
+    /// <exception cref="InvalidDataException">The bytes are empty, corrupt, truncated or not an image.</exception>
+    public static RgbImage Decode(ReadOnlySpan<byte> encoded, string source)
+    {
+        if (encoded.IsEmpty)
+            throw new InvalidDataException($"{source} is empty (0 bytes), not an image.");
+        using var data = SKData.CreateCopy(encoded);
+        using var codec = SKCodec.Create(data)
+            ?? throw new InvalidDataException($"{source} is not an image that can be decoded (corrupt, or not JPEG/PNG/BMP/GIF/WebP).");
+        var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        if (info.Width < 1 || info.Height < 1)
+            throw new InvalidDataException($"{source} has no pixels ({info.Width}x{info.Height}).");
+        var rgba = new byte[info.BytesSize];
+        unsafe
+        {
+            fixed (byte* target = rgba)
+            {
+                var result = codec.GetPixels(info, (IntPtr)target);
+                if (result != SKCodecResult.Success)
+                    throw new InvalidDataException($"{source} could not be decoded: {result} (the file is truncated or corrupt).");
+            }
+        }
+        int pixels = info.Width * info.Height;
+        var rgb = new byte[pixels * 3];
+        for (int p = 0; p < pixels; p++)
+        {
+            rgb[p * 3] = rgba[p * 4];
+            rgb[p * 3 + 1] = rgba[p * 4 + 1];
+            rgb[p * 3 + 2] = rgba[p * 4 + 2];
+        }
+        return new RgbImage(info.Width, info.Height, rgb);
+    }
+
+    /// <summary>Reads and decodes an image file.</summary>
+    /// <exception cref="FileNotFoundException">There is no file at <paramref name="path"/>.</exception>
+    /// <exception cref="InvalidDataException">The file is not a decodable image.</exception>
+    public static RgbImage Load(string path)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"Image file '{path}' does not exist.", path);
+        return Decode(File.ReadAllBytes(path), path);
+    }
+}
