@@ -123,6 +123,10 @@ public sealed class BeitCheckpoint : IDisposable
         }
     }
 
+    /// <summary>A checkpoint from weights already under Hugging Face names (a model zip's entry); the checkpoint owns them.</summary>
+    internal static BeitCheckpoint FromWeights(string source, BeitConfig config, BeitArchitecture architecture, Dictionary<string, Tensor> weights) =>
+        new(source, config, architecture, BeitCheckpointLayout.HuggingFace, weights);
+
     /// <summary>
     /// Builds the model the checkpoint holds (<see cref="BeitModel"/>, <see cref="BeitForImageClassification"/>
     /// or <see cref="BeitForMaskedImageModeling"/>) and loads the weights into it, in evaluation mode.

@@ -31,6 +31,13 @@ public static class SafetensorsFile
     public static Dictionary<string, Tensor> Read(string path, out Dictionary<string, string> metadata)
     {
         using var stream = File.OpenRead(path);
+        return Read(stream, path, out metadata);
+    }
+
+    /// <summary>Reads every tensor from a seekable stream; <paramref name="source"/> names it in errors.</summary>
+    public static Dictionary<string, Tensor> Read(Stream stream, string source, out Dictionary<string, string> metadata)
+    {
+        string path = source;
         var header = ReadHeader(stream, path, out long dataStart);
         metadata = header.TryGetPropertyValue("__metadata__", out var meta) && meta is JsonObject m
             ? m.ToDictionary(p => p.Key, p => p.Value?.ToString() ?? "")
@@ -69,7 +76,22 @@ public static class SafetensorsFile
     /// </summary>
     public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
+        string temporary = path + ".partial";
+        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+            Write(stream, tensors, metadata);
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    /// <summary>Writes tensors in safetensors format to a stream (for example an entry of a model zip).</summary>
+    public static void Write(Stream stream, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
         var list = tensors.ToList();
+        WriteTo(stream, list, Header(list, metadata));
+    }
+
+
+    static JsonObject Header(List<KeyValuePair<string, Tensor>> list, IReadOnlyDictionary<string, string>? metadata)
+    {
         var header = new JsonObject();
         if (metadata is { Count: > 0 })
             header["__metadata__"] = new JsonObject(metadata.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)JsonValue.Create(p.Value))));
@@ -87,24 +109,23 @@ public static class SafetensorsFile
             };
             offset += size;
         }
+        return header;
+    }
+
+    static void WriteTo(Stream stream, List<KeyValuePair<string, Tensor>> list, JsonObject header)
+    {
         byte[] json = Encoding.UTF8.GetBytes(header.ToJsonString());
         int padded = (json.Length + 7) / 8 * 8;
-
-        string temporary = path + ".partial";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+        Span<byte> length = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)padded);
+        stream.Write(length);
+        stream.Write(json);
+        for (int i = json.Length; i < padded; i++) stream.WriteByte((byte)' ');
+        foreach (var (_, tensor) in list)
         {
-            Span<byte> length = stackalloc byte[8];
-            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)padded);
-            stream.Write(length);
-            stream.Write(json);
-            for (int i = json.Length; i < padded; i++) stream.WriteByte((byte)' ');
-            foreach (var (_, tensor) in list)
-            {
-                using var cpu = tensor.detach().cpu().contiguous();
-                if (cpu.numel() > 0) stream.Write(cpu.bytes);
-            }
+            using var cpu = tensor.detach().cpu().contiguous();
+            if (cpu.numel() > 0) stream.Write(cpu.bytes);
         }
-        File.Move(temporary, path, overwrite: true);
     }
 
     static JsonObject ReadHeader(Stream stream, string path, out long dataStart)

@@ -1,0 +1,55 @@
+using Microsoft.ML.Beit.Checkpoints;
+using Microsoft.ML.Beit.Preprocessing;
+
+namespace Microsoft.ML.Beit;
+
+/// <summary>
+/// Where a BEiT model comes from: a Hugging Face directory, a single .safetensors or .pth file (with a
+/// config when it carries none), or a preset name for random initialisation.
+/// </summary>
+public sealed class BeitModelSource
+{
+    BeitModelSource(string? path, string? configPath, string? preset)
+    {
+        Path = path;
+        ConfigPath = configPath;
+        Preset = preset;
+    }
+
+    /// <summary>The checkpoint directory or file; null for a preset.</summary>
+    public string? Path { get; }
+
+    /// <summary>A config.json for a checkpoint that carries none.</summary>
+    public string? ConfigPath { get; }
+
+    /// <summary>A preset name (<c>tiny</c>, <c>base</c>, <c>large</c>): for a path, what the weights do not determine; alone, random weights.</summary>
+    public string? Preset { get; }
+
+    /// <summary>A Hugging Face directory (config.json + model.safetensors or pytorch_model.bin, optional preprocessor_config.json).</summary>
+    public static BeitModelSource FromDirectory(string directory) => new(directory, null, null);
+
+    /// <summary>A .safetensors or .pth file; <paramref name="configPath"/> or <paramref name="preset"/> supply what its weights do not determine.</summary>
+    public static BeitModelSource FromFile(string path, string? configPath = null, string? preset = null) => new(path, configPath, preset);
+
+    /// <summary>A directory or file, whichever <paramref name="path"/> is.</summary>
+    public static BeitModelSource FromPath(string path) => new(path, null, null);
+
+    /// <summary>Random initialisation of a preset architecture (for smoke tests and training from scratch).</summary>
+    public static BeitModelSource FromPreset(string preset) => new(null, null, preset);
+
+    /// <inheritdoc/>
+    public override string ToString() => Path ?? $"preset '{Preset}'";
+
+    internal BeitCheckpoint Load() => Path is null
+        ? throw new InvalidOperationException("A preset model source has no checkpoint to load.")
+        : BeitCheckpoint.Load(Path, new BeitCheckpointOptions { ConfigPath = ConfigPath, Preset = Preset });
+
+    /// <summary>The preprocessor_config.json in the model's directory, if there is one.</summary>
+    internal BeitPreprocessorConfig? FindPreprocessorConfig()
+    {
+        if (Path is null) return null;
+        string directory = Directory.Exists(Path) ? Path : System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!;
+        string file = System.IO.Path.Combine(directory, "preprocessor_config.json");
+        return File.Exists(file) ? BeitPreprocessorConfig.Load(file) : null;
+    }
+}

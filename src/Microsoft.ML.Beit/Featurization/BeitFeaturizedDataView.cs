@@ -1,0 +1,122 @@
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.Beit.Featurization;
+
+/// <summary>
+/// The input data plus the feature column. Its cursor runs two input cursors over the same rows: one
+/// that serves the passed-through columns at the current row, and one that reads only the image column
+/// up to a batch ahead, so each forward pass covers a batch and no input value needs buffering. Memory
+/// stays flat whatever the row count: one batch of images and features at a time.
+/// </summary>
+internal sealed class BeitFeaturizedDataView : IDataView
+{
+    readonly BeitFeaturizerTransformer _transformer;
+    readonly IDataView _input;
+    readonly DataViewSchema.Column _imageColumn;
+
+    public BeitFeaturizedDataView(BeitFeaturizerTransformer transformer, IDataView input)
+    {
+        _transformer = transformer;
+        _input = input;
+        _imageColumn = ImageColumn.Find(input.Schema, transformer.InputColumnName);
+        Schema = transformer.GetOutputSchema(input.Schema);
+    }
+
+    public DataViewSchema Schema { get; }
+
+    public bool CanShuffle => false;
+
+    public long? GetRowCount() => _input.GetRowCount();
+
+    int FeatureColumnIndex => Schema.Count - 1;
+
+    public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
+    {
+        var needed = columnsNeeded.ToList();
+        bool features = needed.Any(c => c.Index == FeatureColumnIndex);
+        var passThrough = needed.Where(c => c.Index != FeatureColumnIndex).Select(c => _input.Schema[c.Index]).ToList();
+        return new Cursor(this, _input.GetRowCursor(passThrough), features ? _input.GetRowCursor([_imageColumn]) : null);
+    }
+
+    public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
+        [GetRowCursor(columnsNeeded, rand)];
+
+    sealed class Cursor : DataViewRowCursor
+    {
+        readonly BeitFeaturizedDataView _view;
+        readonly DataViewRowCursor _current;
+        readonly DataViewRowCursor? _ahead;
+        readonly Func<string, Preprocessing.RgbImage>? _readImage;
+        float[][] _batch = [];
+        long _batchStart;
+        long _skipped;
+        bool _disposed;
+
+        public Cursor(BeitFeaturizedDataView view, DataViewRowCursor current, DataViewRowCursor? ahead)
+        {
+            _view = view;
+            _current = current;
+            _ahead = ahead;
+            if (ahead is not null) _readImage = ImageColumn.Reader(ahead, view._imageColumn);
+        }
+
+        public override DataViewSchema Schema => _view.Schema;
+
+        public override long Position => _current.Position;
+
+        public override long Batch => 0;
+
+        public override ValueGetter<DataViewRowId> GetIdGetter() => _current.GetIdGetter();
+
+        public override bool IsColumnActive(DataViewSchema.Column column) =>
+            column.Index == _view.FeatureColumnIndex ? _ahead is not null : _current.IsColumnActive(_view._input.Schema[column.Index]);
+
+        public override bool MoveNext()
+        {
+            if (_disposed || !_current.MoveNext()) return false;
+            if (_ahead is not null && _current.Position >= _batchStart + _batch.Length)
+                ReadBatch();
+            return true;
+        }
+
+        void ReadBatch()
+        {
+            _batchStart = _current.Position;
+            var transformer = _view._transformer;
+            string Describe(int i) => $"row {_batchStart + i} (column '{transformer.InputColumnName}')";
+            _batch = BeitFeaturizerBatch.Run(transformer, transformer.BatchSize, _ahead!.MoveNext, i => _readImage!(Describe(i)), Describe, ref _skipped);
+            if (_batch.Length == 0)
+                throw new InvalidOperationException("The image column ended before the other columns; the input data changed while it was read.");
+        }
+
+        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
+        {
+            if (column.Index != _view.FeatureColumnIndex)
+                return _current.GetGetter<TValue>(_view._input.Schema[column.Index]);
+            if (_ahead is null)
+                throw new InvalidOperationException($"Column '{column.Name}' was not requested when the cursor was made.");
+            ValueGetter<VBuffer<float>> getter = (ref VBuffer<float> value) =>
+            {
+                var features = _batch[_current.Position - _batchStart];
+                var editor = VBufferEditor.Create(ref value, features.Length);
+                features.CopyTo(editor.Values);
+                value = editor.Commit();
+            };
+            return getter as ValueGetter<TValue>
+                ?? throw new InvalidOperationException($"Column '{column.Name}' holds VBuffer<float>, not {typeof(TValue).Name}.");
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            if (disposing)
+            {
+                _current.Dispose();
+                _ahead?.Dispose();
+                BeitFeaturizerBatch.ReportSkipped(_view._transformer.Host, _skipped);
+            }
+            base.Dispose(disposing);
+        }
+    }
+}

@@ -1,0 +1,153 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.ML;
+using Microsoft.ML.Beit.Checkpoints;
+using Microsoft.ML.Beit.Featurization;
+using Microsoft.ML.Beit.Modeling;
+using Microsoft.ML.Beit.Preprocessing;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+
+[assembly: LoadableClass(typeof(Microsoft.ML.Beit.BeitFeaturizerTransformer), null, typeof(SignatureLoadModel),
+    "BEiT featurizer", Microsoft.ML.Beit.BeitFeaturizerTransformer.LoaderSignature)]
+
+namespace Microsoft.ML.Beit;
+
+/// <summary>
+/// The fitted BEiT featurizer: adds a float vector column of image features. It scores in batches
+/// (reading rows ahead), serves <c>PredictionEngine</c> one row at a time, and saves into the ML.NET
+/// model zip with its options, config, preprocessing and weights.
+/// </summary>
+public sealed class BeitFeaturizerTransformer : ITransformer, IDisposable
+{
+    internal const string LoaderSignature = "BeitFeaturizeTransform";
+    const string WeightsEntry = "BeitWeights";
+
+    readonly IHost _host;
+
+    internal BeitFeaturizerTransformer(IHostEnvironment env, string outputColumnName, string inputColumnName, BeitFeaturizerEngine engine,
+        int batchSize, BeitInvalidImageHandling invalidImage, int? threads)
+    {
+        _host = env.Register(nameof(BeitFeaturizerTransformer));
+        OutputColumnName = outputColumnName;
+        InputColumnName = inputColumnName;
+        Engine = engine;
+        BatchSize = batchSize;
+        InvalidImage = invalidImage;
+        Threads = threads;
+    }
+
+    /// <summary>The column of feature vectors this transformer adds.</summary>
+    public string OutputColumnName { get; }
+
+    /// <summary>The image column it reads.</summary>
+    public string InputColumnName { get; }
+
+    /// <summary>Length of each feature vector.</summary>
+    public int FeatureSize => Engine.FeatureSize;
+
+    /// <summary>The architecture of the model.</summary>
+    public BeitConfig ModelConfig => Engine.Config;
+
+    /// <summary>The preprocessing applied to each image.</summary>
+    public BeitPreprocessorConfig Preprocessor => Engine.Processor.Config;
+
+    /// <summary>Images per forward pass.</summary>
+    public int BatchSize { get; }
+
+    /// <summary>What happens to unreadable images.</summary>
+    public BeitInvalidImageHandling InvalidImage { get; }
+
+    internal int? Threads { get; }
+    internal BeitFeaturizerEngine Engine { get; }
+    internal IHost Host => _host;
+
+    /// <inheritdoc/>
+    public bool IsRowToRowMapper => true;
+
+    /// <inheritdoc/>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        ImageColumn.Find(inputSchema, InputColumnName);
+        var builder = new DataViewSchema.Builder();
+        builder.AddColumns(inputSchema);
+        builder.AddColumn(OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, FeatureSize));
+        return builder.ToSchema();
+    }
+
+    /// <inheritdoc/>
+    public IDataView Transform(IDataView input) => new BeitFeaturizedDataView(this, input);
+
+    /// <inheritdoc/>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new BeitFeaturizerRowMapper(this, inputSchema);
+
+    /// <summary>Frees the model's native memory.</summary>
+    public void Dispose() => Engine.Dispose();
+
+    static VersionInfo GetVersionInfo() => new(
+        modelSignature: "BEITFEAT",
+        verWrittenCur: 0x00010001,
+        verReadableCur: 0x00010001,
+        verWeCanReadBack: 0x00010001,
+        loaderSignature: LoaderSignature,
+        loaderAssemblyName: typeof(BeitFeaturizerTransformer).Assembly.FullName);
+
+    void ICanSaveModel.Save(ModelSaveContext ctx)
+    {
+        ctx.CheckAtModel();
+        ctx.SetVersionInfo(GetVersionInfo());
+        var (config, architecture) = BeitCheckpoint.Describe(Engine.Model);
+        var settings = new JsonObject
+        {
+            ["output_column"] = OutputColumnName,
+            ["input_column"] = InputColumnName,
+            ["pooling"] = Engine.Pooling.ToString(),
+            ["layer"] = Engine.LayerOption,
+            ["normalize_l2"] = Engine.NormalizeL2,
+            ["batch_size"] = BatchSize,
+            ["device"] = Engine.DeviceName,
+            ["threads"] = Threads,
+            ["invalid_image"] = InvalidImage.ToString(),
+            ["architecture"] = architecture.ToString(),
+            ["config"] = config.ToJsonObject(),
+            ["preprocessor"] = JsonNode.Parse(Preprocessor.ToJson()),
+        };
+        ctx.Writer.Write(settings.ToJsonString());
+        ctx.SaveBinaryStream(WeightsEntry, writer =>
+        {
+            using var scope = TorchSharp.torch.NewDisposeScope();
+            SafetensorsFile.Write(writer.BaseStream, Engine.Model.state_dict());
+        });
+    }
+
+    // Called by ML.NET's model loader (found through the LoadableClass attribute above).
+    static BeitFeaturizerTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
+    {
+        ctx.CheckAtModel(GetVersionInfo());
+        var settings = JsonNode.Parse(ctx.Reader.ReadString())!.AsObject();
+        var config = BeitConfig.FromJson(settings["config"]!.ToJsonString(), "the model zip's BEiT config");
+        var architecture = Enum.Parse<BeitArchitecture>(settings["architecture"]!.GetValue<string>());
+        Dictionary<string, TorchSharp.torch.Tensor>? weights = null;
+        if (!ctx.TryLoadBinaryStream(WeightsEntry, reader =>
+            {
+                // The zip entry stream does not seek; safetensors needs random access.
+                using var buffer = new MemoryStream();
+                reader.BaseStream.CopyTo(buffer);
+                buffer.Position = 0;
+                weights = SafetensorsFile.Read(buffer, "the model zip's BEiT weights", out _);
+            }) || weights is null)
+            throw new InvalidDataException("The model zip has no BEiT weights entry; it was not written by this library's featurizer.");
+
+        using var checkpoint = BeitCheckpoint.FromWeights("the model zip", config, architecture, weights);
+        int? threads = settings["threads"]?.GetValue<int>();
+        var engine = new BeitFeaturizerEngine(checkpoint,
+            Enum.Parse<BeitPooling>(settings["pooling"]!.GetValue<string>()),
+            settings["layer"]!.GetValue<int>(),
+            settings["normalize_l2"]!.GetValue<bool>(),
+            BeitPreprocessorConfig.FromJson(settings["preprocessor"]!.ToJsonString(), "the model zip's preprocessor config"),
+            settings["device"]!.GetValue<string>());
+        if (threads is int n) TorchSharp.torch.set_num_threads(n);
+        return new BeitFeaturizerTransformer(env, settings["output_column"]!.GetValue<string>(), settings["input_column"]!.GetValue<string>(),
+            engine, settings["batch_size"]!.GetValue<int>(), Enum.Parse<BeitInvalidImageHandling>(settings["invalid_image"]!.GetValue<string>()), threads);
+    }
+}
