@@ -53,8 +53,8 @@ public sealed class CheckpointTests
         using var model = TinyModels.Randomize(new BeitForImageClassification(TinyModels.Config()));
         var weights = model.state_dict().ToDictionary(p => p.Key, p => p.Value);
         weights.Remove("beit.encoder.layer.1.lambda_2");
-        weights["beit.encoder.layer.9.extra"] = zeros(4);
-        weights["classifier.weight"] = zeros(7, 48);
+        weights["beit.encoder.layer.1.extra"] = zeros(4);
+        weights["beit.encoder.layer.2.intermediate.dense.bias"] = zeros(7);
         string directory = TinyModels.TempDirectory();
         try
         {
@@ -64,11 +64,56 @@ public sealed class CheckpointTests
             var error = Assert.ThrowsExactly<BeitCheckpointMismatchException>(() => checkpoint.CreateModel());
             Console.WriteLine(error.Message);
             CollectionAssert.AreEqual(new[] { "beit.encoder.layer.1.lambda_2" }, error.MissingKeys.ToArray());
-            CollectionAssert.AreEqual(new[] { "beit.encoder.layer.9.extra" }, error.UnexpectedKeys.ToArray());
+            CollectionAssert.AreEqual(new[] { "beit.encoder.layer.1.extra" }, error.UnexpectedKeys.ToArray());
             Assert.HasCount(1, error.MisshapedKeys);
-            StringAssert.Contains(error.Message, "classifier.weight: checkpoint [7, 48] vs model [3, 48]");
+            StringAssert.Contains(error.Message, "beit.encoder.layer.2.intermediate.dense.bias: checkpoint [7] vs model [192]");
             StringAssert.Contains(error.Message, "beit.encoder.layer.1.lambda_2");
-            StringAssert.Contains(error.Message, "beit.encoder.layer.9.extra");
+            StringAssert.Contains(error.Message, "beit.encoder.layer.1.extra");
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void AConfigThatContradictsTheWeightsNamesEachField()
+    {
+        using var model = TinyModels.Randomize(new BeitForImageClassification(TinyModels.Config(labels: 7)));
+        string directory = TinyModels.TempDirectory();
+        try
+        {
+            BeitCheckpoint.Save(model, directory);
+            var wrong = TinyModels.Config(labels: 3);
+            wrong.NumHiddenLayers = 12;
+            wrong.Save(Path.Combine(directory, "config.json"));
+            var error = Assert.ThrowsExactly<InvalidDataException>(() => BeitCheckpoint.Load(directory));
+            Console.WriteLine(error.Message);
+            StringAssert.Contains(error.Message, "num_hidden_layers is 12 in the config but 3 in the weights");
+            StringAssert.Contains(error.Message, "the number of labels (id2label) is 3 in the config but 7 in the weights");
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void ABackboneSavedWithoutItsPoolerLoadsWithoutOne()
+    {
+        using var model = TinyModels.Randomize(new BeitModel(TinyModels.Config(), addPoolingLayer: false));
+        string directory = TinyModels.TempDirectory();
+        try
+        {
+            BeitCheckpoint.Save(model, directory);
+            using var checkpoint = BeitCheckpoint.Load(directory);
+            using var loaded = (BeitModel)checkpoint.CreateModel();
+            Assert.IsNull(loaded.pooler);
+            using var pixels = TinyModels.Pixels();
+            using var noGrad = no_grad();
+            using var a = model.forward(pixels);
+            using var b = loaded.forward(pixels);
+            Assert.AreEqual(0.0, ReferenceData.MaxAbsDiff(b.LastHiddenState, a.LastHiddenState));
         }
         finally
         {

@@ -83,34 +83,27 @@ public sealed class BeitCheckpoint : IDisposable
     {
         options ??= new BeitCheckpointOptions();
         string weightsPath;
-        BeitConfig? ownConfig = null;
         if (Directory.Exists(path))
-        {
             weightsPath = FindWeightsInDirectory(path);
-            string configPath = Path.Combine(path, "config.json");
-            if (File.Exists(configPath)) ownConfig = BeitConfig.Load(configPath);
-        }
         else if (File.Exists(path))
-        {
             weightsPath = path;
-        }
         else
-        {
             throw new FileNotFoundException($"No checkpoint at '{path}': expected a Hugging Face directory, a .safetensors file or a .pth file.", path);
-        }
 
         var raw = ReadStateDict(weightsPath);
+        Dictionary<string, Tensor>? weights = null;
         try
         {
             var layout = UnilmKeyMap.IsUnilmLayout(raw.Keys) ? BeitCheckpointLayout.Unilm : BeitCheckpointLayout.HuggingFace;
-            var weights = layout == BeitCheckpointLayout.Unilm ? UnilmKeyMap.ToHuggingFace(raw) : AddBackbonePrefix(raw);
+            weights = layout == BeitCheckpointLayout.Unilm ? UnilmKeyMap.ToHuggingFace(raw) : AddBackbonePrefix(raw);
             var architecture = weights.ContainsKey("classifier.weight") ? BeitArchitecture.ImageClassification
                 : weights.ContainsKey("lm_head.weight") ? BeitArchitecture.MaskedImageModeling
                 : BeitArchitecture.Backbone;
 
-            BeitConfig config = ExplicitConfig(options) is { } explicitConfig
-                ? BeitConfigInference.Infer(weights, explicitConfig, layout, path)
-                : ownConfig ?? BeitConfigInference.Infer(weights, ConfigBeside(weightsPath) ?? PresetOrNull(options), layout, path);
+            // Every config goes through the same inference: a config file must agree with the weights,
+            // a preset only fills in what they do not determine.
+            var (hints, hintSource) = FindConfig(options, weightsPath);
+            var config = BeitConfigInference.Infer(weights, hints, hintSource, layout, path);
 
             DisposeReplaced(raw, weights);
             DropAndCheckRelativePositionIndex(weights, config, path);
@@ -118,9 +111,19 @@ public sealed class BeitCheckpoint : IDisposable
         }
         catch
         {
-            foreach (var t in raw.Values) t.Dispose();
+            TensorScopes.Dispose(raw.Values.Concat(weights?.Values ?? Enumerable.Empty<Tensor>()));
             throw;
         }
+    }
+
+    static (BeitConfig? Config, ConfigSource Source) FindConfig(BeitCheckpointOptions options, string weightsPath)
+    {
+        if (options.Config is { } given) return (given, ConfigSource.ConfigFile);
+        if (options.ConfigPath is { } configPath) return (BeitConfig.Load(configPath), ConfigSource.ConfigFile);
+        string beside = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(weightsPath))!, "config.json");
+        if (File.Exists(beside)) return (BeitConfig.Load(beside), ConfigSource.ConfigFile);
+        if (options.Preset is { } preset) return (BeitConfig.FromPreset(preset), ConfigSource.Preset);
+        return (null, ConfigSource.None);
     }
 
     /// <summary>A checkpoint from weights already under Hugging Face names (a model zip's entry); the checkpoint owns them.</summary>
@@ -138,7 +141,8 @@ public sealed class BeitCheckpoint : IDisposable
         {
             BeitArchitecture.ImageClassification => new BeitForImageClassification(Config),
             BeitArchitecture.MaskedImageModeling => new BeitForMaskedImageModeling(Config),
-            _ => new BeitModel(Config),
+            // A backbone saved without its pooler (a pretraining result) loads without one.
+            _ => new BeitModel(Config, addPoolingLayer: _weights.Keys.Any(k => k.StartsWith("beit.pooler.", StringComparison.Ordinal)) || !Config.UseMeanPooling),
         };
         try
         {
@@ -258,14 +262,30 @@ public sealed class BeitCheckpoint : IDisposable
         foreach (var (key, value) in dict)
         {
             if (key is not string name || value is not Tensor tensor)
+            {
+                DisposeTensorsExcept(root, []);
                 throw new InvalidDataException(
                     $"{path}: entry '{key}' of the state dict is a {value?.GetType().Name ?? "None"}, not a tensor; only tensors are accepted.");
+            }
             result[name] = tensor;
         }
+        // Optimizer state, EMA weights and anything else the file held are not kept: free them now.
+        DisposeTensorsExcept(root, new HashSet<Tensor>(result.Values, ReferenceEqualityComparer.Instance));
         // Weights saved from DistributedDataParallel carry a "module." prefix on every key.
         if (result.Count > 0 && result.Keys.All(k => k.StartsWith("module.", StringComparison.Ordinal)))
             result = result.ToDictionary(p => p.Key["module.".Length..], p => p.Value);
         return result;
+    }
+
+    static void DisposeTensorsExcept(object? value, HashSet<Tensor> kept)
+    {
+        switch (value)
+        {
+            case Tensor t when !kept.Contains(t): t.Dispose(); break;
+            case Dictionary<object, object?> d: foreach (var v in d.Values) DisposeTensorsExcept(v, kept); break;
+            case List<object?> l: foreach (var v in l) DisposeTensorsExcept(v, kept); break;
+            case object?[] a: foreach (var v in a) DisposeTensorsExcept(v, kept); break;
+        }
     }
 
     static Dictionary<string, Tensor> AddBackbonePrefix(Dictionary<string, Tensor> weights)
@@ -277,18 +297,6 @@ public sealed class BeitCheckpoint : IDisposable
 
     static Dictionary<string, Tensor> StripBackbonePrefix(IReadOnlyDictionary<string, Tensor> weights) =>
         weights.ToDictionary(p => p.Key.StartsWith("beit.", StringComparison.Ordinal) ? p.Key["beit.".Length..] : p.Key, p => p.Value);
-
-    static BeitConfig? ExplicitConfig(BeitCheckpointOptions options) =>
-        options.Config ?? (options.ConfigPath is { } p ? BeitConfig.Load(p) : null);
-
-    static BeitConfig? PresetOrNull(BeitCheckpointOptions options) =>
-        options.Preset is { } preset ? BeitConfig.FromPreset(preset) : null;
-
-    static BeitConfig? ConfigBeside(string weightsPath)
-    {
-        string beside = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(weightsPath))!, "config.json");
-        return File.Exists(beside) ? BeitConfig.Load(beside) : null;
-    }
 
     // The key map makes new tensors for split q/k/v weights; the fused originals are no longer needed.
     static void DisposeReplaced(Dictionary<string, Tensor> raw, Dictionary<string, Tensor> mapped)
@@ -305,7 +313,8 @@ public sealed class BeitCheckpoint : IDisposable
         var expected = BeitRelativePositionBias.ComputeIndex(config.PatchGridSize, config.PatchGridSize);
         foreach (var key in weights.Keys.Where(k => k.EndsWith("relative_position_index", StringComparison.Ordinal)).ToList())
         {
-            using var stored = weights[key];
+            using var scope = NewDisposeScope();
+            var stored = weights[key];
             weights.Remove(key);
             long tokens = config.NumPatches + 1;
             bool same = stored.numel() == expected.Length && stored.shape.SequenceEqual(new[] { tokens, tokens })

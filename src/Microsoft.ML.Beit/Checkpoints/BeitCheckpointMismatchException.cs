@@ -15,14 +15,14 @@ public sealed class BeitCheckpointMismatchException : InvalidOperationException
         IReadOnlyList<string> misshaped)
         : base(Describe(source, missing, unexpected, misshaped))
     {
-        Source = source;
+        CheckpointPath = source;
         MissingKeys = missing;
         UnexpectedKeys = unexpected;
         MisshapedKeys = misshaped;
     }
 
     /// <summary>The checkpoint file or directory.</summary>
-    public new string Source { get; }
+    public string CheckpointPath { get; }
 
     /// <summary>Keys the model needs that the checkpoint lacks.</summary>
     public IReadOnlyList<string> MissingKeys { get; }

@@ -123,7 +123,8 @@ public static class SafetensorsFile
         for (int i = json.Length; i < padded; i++) stream.WriteByte((byte)' ');
         foreach (var (_, tensor) in list)
         {
-            using var cpu = tensor.detach().cpu().contiguous();
+            using var scope = NewDisposeScope();
+            var cpu = tensor.detach().cpu().contiguous();
             if (cpu.numel() > 0) stream.Write(cpu.bytes);
         }
     }
@@ -167,6 +168,18 @@ public static class SafetensorsFile
 
     static Tensor ReadTensor(Stream stream, string path, string name, JsonNode? node, long dataStart)
     {
+        try
+        {
+            return ReadTensorUnchecked(stream, path, name, node, dataStart);
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or OverflowException or ArgumentException)
+        {
+            throw new InvalidDataException($"{path}: the header entry of tensor '{name}' is malformed ({e.Message}).", e);
+        }
+    }
+
+    static Tensor ReadTensorUnchecked(Stream stream, string path, string name, JsonNode? node, long dataStart)
+    {
         string dtypeName = node?["dtype"]?.GetValue<string>() ?? "";
         if (!DTypes.TryGetValue(dtypeName, out var dtype))
             throw new InvalidDataException($"{path}: tensor '{name}' has dtype '{dtypeName}', which is not supported.");
@@ -183,12 +196,20 @@ public static class SafetensorsFile
             throw new InvalidDataException(
                 $"{path}: tensor '{name}' is {dtypeName} [{string.Join(", ", shape)}] ({numel * ElementSize(dtype)} bytes) but its data range holds {bytes} bytes.");
         var tensor = empty(shape, dtype);
-        if (numel > 0)
+        try
         {
-            stream.Seek(dataStart + offsets[0], SeekOrigin.Begin);
-            stream.ReadExactly(tensor.bytes);
+            if (numel > 0)
+            {
+                stream.Seek(dataStart + offsets[0], SeekOrigin.Begin);
+                stream.ReadExactly(tensor.bytes);
+            }
+            return tensor;
         }
-        return tensor;
+        catch
+        {
+            tensor.Dispose();
+            throw;
+        }
     }
 
     static long ElementSize(ScalarType dtype) => dtype switch

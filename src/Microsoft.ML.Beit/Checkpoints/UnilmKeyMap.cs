@@ -111,7 +111,8 @@ internal static partial class UnilmKeyMap
     static void SplitQkvBias(Tensor bias, string prefix, Dictionary<string, Tensor> result, string key)
     {
         var parts = bias.chunk(3, 0);
-        if (parts[1].abs().max().item<float>() != 0)
+        using var nonZero = parts[1].count_nonzero();
+        if (nonZero.item<long>() != 0)
             throw new InvalidDataException($"'{key}' has a non-zero key bias, which the BEiT architecture does not have.");
         result[prefix + "attention.attention.query.bias"] = parts[0].contiguous();
         result[prefix + "attention.attention.value.bias"] = parts[2].contiguous();

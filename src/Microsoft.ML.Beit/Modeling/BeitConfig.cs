@@ -221,8 +221,6 @@ public sealed class BeitConfig
         Require(NumChannels > 0, $"num_channels {NumChannels} must be positive.");
         Require(LayerNormEps > 0, $"layer_norm_eps {LayerNormEps} must be positive.");
         Require(DropPathRate is >= 0 and < 1, $"drop_path_rate {DropPathRate} must be in [0, 1).");
-        Require(!(UseRelativePositionBias && UseSharedRelativePositionBias),
-            "use_relative_position_bias and use_shared_relative_position_bias are both true; choose per-block or shared.");
         BeitActivation.Validate(HiddenAct, source);
     }
 

@@ -55,7 +55,7 @@ public sealed class BeitEmbeddings : nn.Module<Tensor, Tensor?, Tensor>
             if (boolMaskedPos.dim() != 2 || boolMaskedPos.shape[0] != batch || boolMaskedPos.shape[1] != embeddings.shape[1])
                 throw new ArgumentException(
                     $"bool_masked_pos must be [{batch}, {embeddings.shape[1]}]; got [{string.Join(", ", boolMaskedPos.shape)}].");
-            var w = boolMaskedPos.unsqueeze(-1).to(embeddings.dtype);
+            var w = boolMaskedPos.unsqueeze(-1).to(embeddings.dtype, embeddings.device);
             embeddings = embeddings * (1 - w) + mask_token.expand(batch, embeddings.shape[1], -1) * w;
         }
         embeddings = cat([cls_token.expand(batch, -1, -1), embeddings], dim: 1);

@@ -53,8 +53,13 @@ public sealed class BeitEncoder : nn.Module<Tensor, BeitEncoderOutput>
 /// <param name="LastHiddenState">[B, 1 + N, D] output of the last block.</param>
 /// <param name="HiddenStates">On request: the embeddings, then every block's output (L + 1 tensors).</param>
 /// <param name="Attentions">On request: every block's [B, heads, T, T] attention probabilities.</param>
-public sealed record BeitEncoderOutput(Tensor LastHiddenState, IReadOnlyList<Tensor>? HiddenStates, IReadOnlyList<Tensor>? Attentions)
+public sealed record BeitEncoderOutput(Tensor LastHiddenState, IReadOnlyList<Tensor>? HiddenStates, IReadOnlyList<Tensor>? Attentions) : IDisposable
 {
-    internal void MoveToOuterDisposeScope() =>
-        TensorScopes.MoveToOuter([LastHiddenState, .. HiddenStates ?? [], .. Attentions ?? []]);
+    IEnumerable<Tensor?> All => [LastHiddenState, .. HiddenStates ?? [], .. Attentions ?? []];
+
+    /// <summary>Moves every tensor (each once, though the last hidden state appears twice) to the enclosing dispose scope.</summary>
+    public void MoveToOuterDisposeScope() => TensorScopes.MoveToOuter(All);
+
+    /// <summary>Disposes every tensor of the output, each once.</summary>
+    public void Dispose() => TensorScopes.Dispose(All);
 }

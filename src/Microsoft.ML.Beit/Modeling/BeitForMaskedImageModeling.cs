@@ -53,7 +53,7 @@ public sealed class BeitForMaskedImageModeling : nn.Module<Tensor, Tensor?, Beit
         using var scope = NewDisposeScope();
         using var backbone = beit.forward(pixelValues, boolMaskedPos);
         var patches = layernorm.forward(backbone.LastHiddenState).narrow(1, 1, boolMaskedPos.shape[1]);
-        return lm_head.forward(patches[boolMaskedPos.to(ScalarType.Bool)]).MoveToOuterDisposeScope();
+        return lm_head.forward(patches[boolMaskedPos.to(ScalarType.Bool, patches.device)]).MoveToOuterDisposeScope();
     }
 }
 
@@ -63,7 +63,11 @@ public sealed class BeitForMaskedImageModeling : nn.Module<Tensor, Tensor?, Beit
 public sealed record BeitMaskedImageModelingOutput(Tensor Logits, Tensor FinalHiddenStates) : IDisposable
 {
     /// <summary>The rows of <see cref="Logits"/> at masked positions, [M, vocab], by sample then patch index.</summary>
-    public Tensor MaskedLogits(Tensor boolMaskedPos) => Logits[boolMaskedPos.to(ScalarType.Bool)];
+    public Tensor MaskedLogits(Tensor boolMaskedPos)
+    {
+        using var mask = boolMaskedPos.to(ScalarType.Bool, Logits.device);
+        return Logits[mask];
+    }
 
     /// <summary>Disposes both tensors.</summary>
     public void Dispose()

@@ -5,10 +5,13 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Beit.Modeling;
 
 /// <summary>
-/// Fresh weights for a model trained from scratch, as Hugging Face's BEiT initialises them: linear and
-/// convolution weights and the CLS, mask and position embeddings from a normal distribution truncated at
-/// two standard deviations (std <c>initializer_range</c>), biases and relative position tables zero,
-/// LayerNorms identity, layer scale at <c>layer_scale_init_value</c>.
+/// Fresh weights for a model trained from scratch, as the original unilm BEiT initialises them:
+/// linear weights and the CLS, mask and position embeddings from a normal distribution with std
+/// <c>initializer_range</c> truncated at one standard deviation, linear biases zero, LayerNorms identity,
+/// relative position tables zero, layer scale at <c>layer_scale_init_value</c>, and each block's output
+/// projections (attention output, second MLP layer) divided by sqrt(2 * block number) to keep the residual
+/// stream's variance from growing with depth. The patch convolution keeps LibTorch's default initialisation,
+/// as in unilm.
 /// </summary>
 public static class BeitInitializer
 {
@@ -17,7 +20,7 @@ public static class BeitInitializer
     {
         using var noGrad = no_grad();
         double std = config.InitializerRange;
-        void Normal(Tensor t) => nn.init.trunc_normal_(t, 0, std, -2 * std, 2 * std, generator);
+        void Normal(Tensor t) => nn.init.trunc_normal_(t, 0, std, -std, std, generator);
 
         foreach (var (_, module) in model.named_modules())
         {
@@ -26,10 +29,6 @@ public static class BeitInitializer
                 case Linear linear:
                     Normal(linear.weight!);
                     linear.bias?.zero_();
-                    break;
-                case Conv2d conv:
-                    Normal(conv.weight!);
-                    conv.bias?.zero_();
                     break;
                 case LayerNorm norm:
                     norm.weight!.fill_(1);
@@ -43,11 +42,18 @@ public static class BeitInitializer
                 case BeitRelativePositionBias bias:
                     bias.relative_position_bias_table.zero_();
                     break;
-                case BeitLayer layer when layer.lambda_1 is not null:
-                    layer.lambda_1.fill_(config.LayerScaleInitValue);
-                    layer.lambda_2!.fill_(config.LayerScaleInitValue);
-                    break;
             }
         }
+        foreach (var (_, module) in model.named_modules())
+            if (module is BeitEncoder encoder)
+                for (int i = 0; i < encoder.layer.Count; i++)
+                {
+                    var block = encoder.layer[i];
+                    double rescale = Math.Sqrt(2.0 * (i + 1));
+                    block.attention.output.dense.weight!.div_(rescale);
+                    block.output.dense.weight!.div_(rescale);
+                    block.lambda_1?.fill_(config.LayerScaleInitValue);
+                    block.lambda_2?.fill_(config.LayerScaleInitValue);
+                }
     }
 }

@@ -12,7 +12,8 @@ public sealed record BeitModelOutput(
 {
     IEnumerable<Tensor?> All => [LastHiddenState, PoolerOutput, .. HiddenStates ?? [], .. Attentions ?? []];
 
-    internal void MoveToOuterDisposeScope() => TensorScopes.MoveToOuter(All);
+    /// <summary>Moves every tensor (each once) to the enclosing dispose scope, for callers that return this output from their own scope.</summary>
+    public void MoveToOuterDisposeScope() => TensorScopes.MoveToOuter(All);
 
     /// <summary>Disposes every tensor of the output.</summary>
     public void Dispose() => TensorScopes.Dispose(All);

@@ -12,7 +12,7 @@ namespace Microsoft.ML.Beit.Modeling;
 public static class BeitNamedOutputs
 {
     /// <summary>
-    /// Runs <paramref name="model"/> in evaluation mode without gradients on <paramref name="pixelValues"/>
+    /// Runs <paramref name="model"/> in evaluation mode (restoring its mode after) without gradients on <paramref name="pixelValues"/>
     /// ([B, C, H, W]) and, for masked image modeling, <paramref name="boolMaskedPos"/> ([B, N]).
     /// The tensors are on the CPU; the caller disposes them.
     /// </summary>
@@ -20,10 +20,11 @@ public static class BeitNamedOutputs
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
+        bool wasTraining = model.training;
         model.eval();
-        var device = model.parameters().First().device;
-        var pixels = pixelValues.to(ScalarType.Float32).to(device);
-        var mask = boolMaskedPos?.to(ScalarType.Bool).to(device);
+        var parameter = model.parameters().First();
+        var pixels = pixelValues.to(parameter.dtype, parameter.device);
+        var mask = boolMaskedPos?.to(ScalarType.Bool, parameter.device);
         var outputs = new Dictionary<string, Tensor>();
 
         void AddHiddenStates(BeitModelOutput backbone)
@@ -64,6 +65,7 @@ public static class BeitNamedOutputs
             default:
                 throw new ArgumentException($"{model.GetType().Name} is not a BEiT model of this library.", nameof(model));
         }
+        if (wasTraining) model.train();
         var named = outputs.ToDictionary(p => p.Key, p => p.Value.cpu().contiguous().clone());
         foreach (var t in named.Values) t.MoveToOuterDisposeScope();
         return named;

@@ -18,9 +18,11 @@ public sealed class BeitRelativePositionBias : nn.Module
 
     readonly long[] _index;
     readonly int _tokens;
-    // The gather index is derived from the grid, never loaded: it is a long[] (not a Tensor field, which
-    // TorchSharp would register as a persistent buffer) materialised once per device.
+    // The gather index is derived from the grid, never loaded or saved: kept as a long[] and materialised
+    // lazily per device. (The Tensor field is null when RegisterComponents runs, so it is not registered
+    // as a buffer; a lock guards it because ML.NET may score from several threads.)
     Tensor? _indexOnDevice;
+    readonly object _indexLock = new();
 
     /// <summary>Builds the table for a <paramref name="gridHeight"/> x <paramref name="gridWidth"/> patch grid.</summary>
     public BeitRelativePositionBias(int gridHeight, int gridWidth, int numHeads) : base(nameof(BeitRelativePositionBias))
@@ -74,12 +76,17 @@ public sealed class BeitRelativePositionBias : nn.Module
     {
         using var scope = NewDisposeScope();
         var table = relative_position_bias_table;
-        if (_indexOnDevice is null || _indexOnDevice.device != table.device)
+        Tensor index;
+        lock (_indexLock)
         {
-            _indexOnDevice?.Dispose();
-            _indexOnDevice = tensor(_index, device: table.device).DetachFromDisposeScope();
+            if (_indexOnDevice is null || _indexOnDevice.device != table.device)
+            {
+                _indexOnDevice?.Dispose();
+                _indexOnDevice = tensor(_index, device: table.device).DetachFromDisposeScope();
+            }
+            index = _indexOnDevice;
         }
-        return table.index_select(0, _indexOnDevice)
+        return table.index_select(0, index)
             .view(_tokens, _tokens, -1).permute(2, 0, 1).unsqueeze(0).contiguous()
             .MoveToOuterDisposeScope();
     }
