@@ -5,4 +5,6 @@ var root = new RootCommand("beit: BEiT models for .NET. Inspect checkpoints, run
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(ForwardCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
+root.Subcommands.Add(PreprocessCommand.Create());
+root.Subcommands.Add(FeaturizeCommand.Create());
 return root.Parse(args).Invoke();

@@ -75,7 +75,7 @@ public sealed class BeitToolTests
     }
 
     /// <summary>Runs the built tool (beit.dll beside the tests' build of Beit.Trainer) and captures its output.</summary>
-    static (int ExitCode, string Output, string Error) Beit(params string[] arguments)
+    internal static (int ExitCode, string Output, string Error) Beit(params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(ToolPath());
