@@ -1,4 +1,5 @@
 using Microsoft.ML.Beit.Featurization;
+using Microsoft.ML.Beit.Scoring;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 

@@ -5,6 +5,7 @@ using Microsoft.ML.Beit.Checkpoints;
 using Microsoft.ML.Beit.Featurization;
 using Microsoft.ML.Beit.Modeling;
 using Microsoft.ML.Beit.Preprocessing;
+using Microsoft.ML.Beit.Scoring;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 
@@ -18,7 +19,7 @@ namespace Microsoft.ML.Beit;
 /// (reading rows ahead), serves <c>PredictionEngine</c> one row at a time, and saves into the ML.NET
 /// model zip with its options, config, preprocessing and weights.
 /// </summary>
-public sealed class BeitFeaturizerTransformer : ITransformer, IDisposable
+public sealed class BeitFeaturizerTransformer : ITransformer, IDisposable, IBeitImageScorer
 {
     internal const string LoaderSignature = "BeitFeaturizeTransform";
     const string WeightsEntry = "BeitWeights";
@@ -35,6 +36,7 @@ public sealed class BeitFeaturizerTransformer : ITransformer, IDisposable
         BatchSize = batchSize;
         InvalidImage = invalidImage;
         Threads = threads;
+        _outputColumns = [ScoredColumn.Vector(outputColumnName, engine.FeatureSize)];
     }
 
     /// <summary>The column of feature vectors this transformer adds.</summary>
@@ -60,26 +62,24 @@ public sealed class BeitFeaturizerTransformer : ITransformer, IDisposable
 
     internal int? Threads { get; }
     internal BeitFeaturizerEngine Engine { get; }
-    internal IHost Host => _host;
+
+    IHost IBeitImageScorer.Host => _host;
+    int IBeitImageScorer.RowSize => FeatureSize;
+    IReadOnlyList<ScoredColumn> IBeitImageScorer.OutputColumns => _outputColumns;
+    float[][] IBeitImageScorer.Score(IReadOnlyList<RgbImage> images) => Engine.Featurize(images);
+    readonly IReadOnlyList<ScoredColumn> _outputColumns;
 
     /// <inheritdoc/>
     public bool IsRowToRowMapper => true;
 
     /// <inheritdoc/>
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
-    {
-        ImageColumn.Find(inputSchema, InputColumnName);
-        var builder = new DataViewSchema.Builder();
-        builder.AddColumns(inputSchema);
-        builder.AddColumn(OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, FeatureSize));
-        return builder.ToSchema();
-    }
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => BeitScoring.OutputSchema(this, inputSchema);
 
     /// <inheritdoc/>
-    public IDataView Transform(IDataView input) => new BeitFeaturizedDataView(this, input);
+    public IDataView Transform(IDataView input) => new BeitScoredDataView(this, input);
 
     /// <inheritdoc/>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new BeitFeaturizerRowMapper(this, inputSchema);
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new BeitScoringRowMapper(this, inputSchema);
 
     /// <summary>Frees the model's native memory.</summary>
     public void Dispose() => Engine.Dispose();

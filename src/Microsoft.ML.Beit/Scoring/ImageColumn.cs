@@ -2,7 +2,7 @@ using Microsoft.ML.Beit.Preprocessing;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 
-namespace Microsoft.ML.Beit.Featurization;
+namespace Microsoft.ML.Beit.Scoring;
 
 /// <summary>
 /// Reads images from the column kinds ML.NET pipelines carry: <c>MLImage</c> (from <c>LoadImages</c>),
@@ -40,7 +40,7 @@ internal static class ImageColumn
             case ImageDataViewType:
             {
                 var getter = row.GetGetter<MLImage>(column);
-                MLImage? image = null;
+                MLImage image = null!;
                 return where =>
                 {
                     getter(ref image);

@@ -1,25 +1,25 @@
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Beit.Featurization;
+namespace Microsoft.ML.Beit.Scoring;
 
 /// <summary>
-/// The input data plus the feature column. Its cursor runs two input cursors over the same rows: one
-/// that serves the passed-through columns at the current row, and one that reads only the image column
-/// up to a batch ahead, so each forward pass covers a batch and no input value needs buffering. Memory
-/// stays flat whatever the row count: one batch of images and features at a time.
+/// The input data plus a scorer's columns. Its cursor runs two input cursors over the same rows: one that
+/// serves the passed-through columns at the current row, and one that reads only the image column up to a
+/// batch ahead, so each forward pass covers a batch and no input value needs buffering. Memory stays flat
+/// whatever the row count: one batch of images and outputs at a time.
 /// </summary>
-internal sealed class BeitFeaturizedDataView : IDataView
+internal sealed class BeitScoredDataView : IDataView
 {
-    readonly BeitFeaturizerTransformer _transformer;
+    readonly IBeitImageScorer _scorer;
     readonly IDataView _input;
     readonly DataViewSchema.Column _imageColumn;
 
-    public BeitFeaturizedDataView(BeitFeaturizerTransformer transformer, IDataView input)
+    public BeitScoredDataView(IBeitImageScorer scorer, IDataView input)
     {
-        _transformer = transformer;
+        _scorer = scorer;
         _input = input;
-        _imageColumn = ImageColumn.Find(input.Schema, transformer.InputColumnName);
-        Schema = transformer.GetOutputSchema(input.Schema);
+        _imageColumn = ImageColumn.Find(input.Schema, scorer.InputColumnName);
+        Schema = BeitScoring.OutputSchema(scorer, input.Schema);
     }
 
     public DataViewSchema Schema { get; }
@@ -28,14 +28,14 @@ internal sealed class BeitFeaturizedDataView : IDataView
 
     public long? GetRowCount() => _input.GetRowCount();
 
-    int FeatureColumnIndex => Schema.Count - 1;
+    int FirstOutput => _input.Schema.Count;
 
     public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
     {
         var needed = columnsNeeded.ToList();
-        bool features = needed.Any(c => c.Index == FeatureColumnIndex);
-        var passThrough = needed.Where(c => c.Index != FeatureColumnIndex).Select(c => _input.Schema[c.Index]).ToList();
-        return new Cursor(this, _input.GetRowCursor(passThrough), features ? _input.GetRowCursor([_imageColumn]) : null);
+        bool scores = needed.Any(c => c.Index >= FirstOutput);
+        var passThrough = needed.Where(c => c.Index < FirstOutput).Select(c => _input.Schema[c.Index]).ToList();
+        return new Cursor(this, _input.GetRowCursor(passThrough), scores ? _input.GetRowCursor([_imageColumn]) : null);
     }
 
     public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
@@ -43,7 +43,7 @@ internal sealed class BeitFeaturizedDataView : IDataView
 
     sealed class Cursor : DataViewRowCursor
     {
-        readonly BeitFeaturizedDataView _view;
+        readonly BeitScoredDataView _view;
         readonly DataViewRowCursor _current;
         readonly DataViewRowCursor? _ahead;
         readonly Func<string, Preprocessing.RgbImage>? _readImage;
@@ -52,7 +52,7 @@ internal sealed class BeitFeaturizedDataView : IDataView
         long _skipped;
         bool _disposed;
 
-        public Cursor(BeitFeaturizedDataView view, DataViewRowCursor current, DataViewRowCursor? ahead)
+        public Cursor(BeitScoredDataView view, DataViewRowCursor current, DataViewRowCursor? ahead)
         {
             _view = view;
             _current = current;
@@ -69,7 +69,7 @@ internal sealed class BeitFeaturizedDataView : IDataView
         public override ValueGetter<DataViewRowId> GetIdGetter() => _current.GetIdGetter();
 
         public override bool IsColumnActive(DataViewSchema.Column column) =>
-            column.Index == _view.FeatureColumnIndex ? _ahead is not null : _current.IsColumnActive(_view._input.Schema[column.Index]);
+            column.Index >= _view.FirstOutput ? _ahead is not null : _current.IsColumnActive(_view._input.Schema[column.Index]);
 
         public override bool MoveNext()
         {
@@ -82,28 +82,21 @@ internal sealed class BeitFeaturizedDataView : IDataView
         void ReadBatch()
         {
             _batchStart = _current.Position;
-            var transformer = _view._transformer;
-            string Describe(int i) => $"row {_batchStart + i} (column '{transformer.InputColumnName}')";
-            _batch = BeitFeaturizerBatch.Run(transformer, transformer.BatchSize, _ahead!.MoveNext, i => _readImage!(Describe(i)), Describe, ref _skipped);
+            var scorer = _view._scorer;
+            string Describe(int i) => $"row {_batchStart + i} (column '{scorer.InputColumnName}')";
+            _batch = BeitScoringBatch.Run(scorer, scorer.BatchSize, _ahead!.MoveNext, i => _readImage!(Describe(i)), Describe, ref _skipped);
             if (_batch.Length == 0)
                 throw new InvalidOperationException("The image column ended before the other columns; the input data changed while it was read.");
         }
 
         public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
         {
-            if (column.Index != _view.FeatureColumnIndex)
+            if (column.Index < _view.FirstOutput)
                 return _current.GetGetter<TValue>(_view._input.Schema[column.Index]);
             if (_ahead is null)
                 throw new InvalidOperationException($"Column '{column.Name}' was not requested when the cursor was made.");
-            ValueGetter<VBuffer<float>> getter = (ref VBuffer<float> value) =>
-            {
-                var features = _batch[_current.Position - _batchStart];
-                var editor = VBufferEditor.Create(ref value, features.Length);
-                features.CopyTo(editor.Values);
-                value = editor.Commit();
-            };
-            return getter as ValueGetter<TValue>
-                ?? throw new InvalidOperationException($"Column '{column.Name}' holds VBuffer<float>, not {typeof(TValue).Name}.");
+            return BeitScoring.Getter<TValue>(_view._scorer.OutputColumns[column.Index - _view.FirstOutput],
+                () => _batch[_current.Position - _batchStart]);
         }
 
         protected override void Dispose(bool disposing)
@@ -114,7 +107,7 @@ internal sealed class BeitFeaturizedDataView : IDataView
             {
                 _current.Dispose();
                 _ahead?.Dispose();
-                BeitFeaturizerBatch.ReportSkipped(_view._transformer.Host, _skipped);
+                BeitScoringBatch.ReportSkipped(_view._scorer.Host, _skipped);
             }
             base.Dispose(disposing);
         }

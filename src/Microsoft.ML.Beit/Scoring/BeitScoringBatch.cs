@@ -1,20 +1,20 @@
 using Microsoft.ML.Beit.Preprocessing;
 using Microsoft.ML.Runtime;
 
-namespace Microsoft.ML.Beit.Featurization;
+namespace Microsoft.ML.Beit.Scoring;
 
 /// <summary>
 /// Reads a batch of images through a reader, applies the invalid-image policy, and featurizes the
 /// readable ones in one forward pass. Shared by the batched cursor and the one-row mapper.
 /// </summary>
-internal static class BeitFeaturizerBatch
+internal static class BeitScoringBatch
 {
     /// <summary>
-    /// Features for up to <paramref name="maxRows"/> rows: <paramref name="moveNext"/> advances to the next
+    /// Scores for up to <paramref name="maxRows"/> rows: <paramref name="moveNext"/> advances to the next
     /// row (false at the end of the data) and <paramref name="readImage"/> reads its image. Unreadable
     /// images throw with the row's description, or become NaN vectors and are counted in <paramref name="skipped"/>.
     /// </summary>
-    public static float[][] Run(BeitFeaturizerTransformer transformer, int maxRows, Func<bool> moveNext, Func<int, RgbImage> readImage,
+    public static float[][] Run(IBeitImageScorer scorer, int maxRows, Func<bool> moveNext, Func<int, RgbImage> readImage,
         Func<int, string> describeRow, ref long skipped)
     {
         var images = new List<RgbImage>(maxRows);
@@ -30,11 +30,10 @@ internal static class BeitFeaturizerBatch
             }
             catch (Exception e) when (e is not OutOfMemoryException && e is not OperationCanceledException)
             {
-                if (transformer.InvalidImage == BeitInvalidImageHandling.Throw)
+                if (scorer.InvalidImage == BeitInvalidImageHandling.Throw)
                     throw new InvalidOperationException(
-                        $"BeitFeaturize cannot read the image of {describeRow(i)}: {e.Message} " +
-                        "(set BeitFeaturizerOptions.InvalidImage = Skip to give such rows NaN features instead).", e);
-                var nan = new float[transformer.FeatureSize];
+                        $"Cannot read the image of {describeRow(i)}: {e.Message} (set the options' InvalidImage = Skip to give such rows NaN outputs instead).", e);
+                var nan = new float[scorer.RowSize];
                 Array.Fill(nan, float.NaN);
                 result[i] = nan;
                 skipped++;
@@ -42,7 +41,7 @@ internal static class BeitFeaturizerBatch
         }
         if (images.Count > 0)
         {
-            var features = transformer.Engine.Featurize(images);
+            var features = scorer.Score(images);
             for (int k = 0; k < readable.Count; k++) result[readable[k]] = features[k];
         }
         return [.. result];
@@ -52,7 +51,7 @@ internal static class BeitFeaturizerBatch
     public static void ReportSkipped(IHost host, long skipped)
     {
         if (skipped == 0) return;
-        using var channel = host.Start("BeitFeaturize");
-        channel.Warning($"BeitFeaturize: {skipped} image(s) could not be read and got NaN features (InvalidImage = Skip).");
+        using var channel = host.Start("BEiT scoring");
+        channel.Warning($"{host.ContextDescription}: {skipped} image(s) could not be read and got NaN outputs (InvalidImage = Skip).");
     }
 }
