@@ -26,4 +26,35 @@ public static class BeitCatalog
     public static BeitFeaturizerEstimator BeitFeaturize(this TransformsCatalog catalog, string outputColumnName, string inputColumnName,
         string modelPath) =>
         catalog.BeitFeaturize(outputColumnName, inputColumnName, new BeitFeaturizerOptions { Model = BeitModelSource.FromPath(modelPath) });
+
+    /// <summary>
+    /// Fine-tunes BEiT as a multiclass image classifier. Reads the image column (an image from <c>LoadImages</c>,
+    /// encoded bytes or a file path) and the key label column; the trained model adds <c>Score</c> (class
+    /// probabilities) and <c>PredictedLabel</c>. See <see cref="BeitFinetuneOptions"/> for the recipe.
+    /// </summary>
+    public static BeitFinetuneTrainer BeitFinetune(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        BeitFinetuneOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new BeitFinetuneTrainer(Data.CatalogUtils.GetEnvironment(catalog), options);
+    }
+
+    /// <summary>
+    /// Fine-tunes BEiT as a multiclass image classifier from <paramref name="model"/> (a checkpoint path, or a preset
+    /// name <c>tiny</c>, <c>base</c>, <c>large</c> for random initialisation) for <paramref name="epochs"/> epochs.
+    /// </summary>
+    public static BeitFinetuneTrainer BeitFinetune(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        string labelColumnName = "Label", string imageColumnName = "Image", string model = "base", int epochs = 10,
+        int batchSize = 32, double learningRate = 1e-3, IDataView? validationSet = null) =>
+        catalog.BeitFinetune(new BeitFinetuneOptions
+        {
+            LabelColumnName = labelColumnName,
+            ImageColumnName = imageColumnName,
+            Model = Modeling.BeitConfig.PresetNames.Contains(model.ToLowerInvariant()) && !Path.Exists(model)
+                ? BeitModelSource.FromPreset(model) : BeitModelSource.FromPath(model),
+            Epochs = epochs,
+            BatchSize = batchSize,
+            LearningRate = learningRate,
+            ValidationSet = validationSet,
+        });
 }

@@ -1,4 +1,5 @@
 using Microsoft.ML.Beit.Checkpoints;
+using Microsoft.ML.Beit.Modeling;
 using Microsoft.ML.Beit.Preprocessing;
 
 namespace Microsoft.ML.Beit;
@@ -9,12 +10,16 @@ namespace Microsoft.ML.Beit;
 /// </summary>
 public sealed class BeitModelSource
 {
-    BeitModelSource(string? path, string? configPath, string? preset)
+    BeitModelSource(string? path, string? configPath, string? preset, BeitConfig? config = null)
     {
         Path = path;
         ConfigPath = configPath;
         Preset = preset;
+        Config = config;
     }
+
+    /// <summary>An architecture to initialise randomly (see <see cref="FromConfig"/>); null otherwise.</summary>
+    public BeitConfig? Config { get; }
 
     /// <summary>The checkpoint directory or file; null for a preset.</summary>
     public string? Path { get; }
@@ -37,11 +42,22 @@ public sealed class BeitModelSource
     /// <summary>Random initialisation of a preset architecture (for smoke tests and training from scratch).</summary>
     public static BeitModelSource FromPreset(string preset) => new(null, null, preset);
 
+    /// <summary>Random initialisation of any architecture (for training from scratch).</summary>
+    public static BeitModelSource FromConfig(BeitConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        return new(null, null, null, config.Clone());
+    }
+
     /// <inheritdoc/>
-    public override string ToString() => Path ?? $"preset '{Preset}'";
+    public override string ToString() => Path ?? (Preset is not null ? $"preset '{Preset}'" : "a random model");
+
+    /// <summary>The architecture of a random-initialisation source (preset or config).</summary>
+    internal BeitConfig RandomArchitecture() => Config?.Clone() ?? BeitConfig.FromPreset(Preset!);
 
     internal BeitCheckpoint Load() => Path is null
-        ? throw new InvalidOperationException("A preset model source has no checkpoint to load.")
+        ? throw new InvalidOperationException("A preset or config model source has no checkpoint to load.")
         : BeitCheckpoint.Load(Path, new BeitCheckpointOptions { ConfigPath = ConfigPath, Preset = Preset });
 
     /// <summary>The preprocessor_config.json in the model's directory, if there is one.</summary>

@@ -88,4 +88,22 @@ public sealed class ModelingTests
         using var plain = new BeitModel(noMaskToken);
         StringAssert.Contains(Assert.ThrowsExactly<InvalidOperationException>(() => plain.forward(pixels, mask)).Message, "no mask token");
     }
+
+    [TestMethod]
+    public void FreshWeightsAreTruncatedNormalAndDifferPerUnit()
+    {
+        using var values = empty(100_000);
+        BeitInitializer.TruncatedNormal(values, 0.02, -0.02, 0.02, new Generator(3));
+        double std = values.std().item<float>(), min = values.min().item<float>(), max = values.max().item<float>();
+        Console.WriteLine($"N(0, 0.02) truncated at one std: std {std:F5} (theory 0.01080), range [{min:F4}, {max:F4}]");
+        Assert.AreEqual(0.0108, std, 0.0003);
+        Assert.IsTrue(min >= -0.02 && max <= 0.02 && min < -0.0199 && max > 0.0199);
+
+        var config = TinyModels.Config();
+        using var model = new BeitForImageClassification(config);
+        BeitInitializer.Initialize(model, config);
+        using var rows = model.classifier.weight!.std(1);
+        Assert.IsTrue(rows.min().item<float>() > 0.005, "every row of a weight is random, not a constant");
+        Assert.AreEqual(0.0, model.beit.encoder.layer[0].attention.attention.relative_position_bias!.relative_position_bias_table.abs().sum().item<float>());
+    }
 }

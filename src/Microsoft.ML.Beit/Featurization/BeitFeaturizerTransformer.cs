@@ -127,17 +127,7 @@ public sealed class BeitFeaturizerTransformer : ITransformer, IDisposable, IBeit
         var settings = JsonNode.Parse(ctx.Reader.ReadString())!.AsObject();
         var config = BeitConfig.FromJson(settings["config"]!.ToJsonString(), "the model zip's BEiT config");
         var architecture = Enum.Parse<BeitArchitecture>(settings["architecture"]!.GetValue<string>());
-        Dictionary<string, TorchSharp.torch.Tensor>? weights = null;
-        if (!ctx.TryLoadBinaryStream(WeightsEntry, reader =>
-            {
-                // The zip entry stream does not seek; safetensors needs random access.
-                using var buffer = new MemoryStream();
-                reader.BaseStream.CopyTo(buffer);
-                buffer.Position = 0;
-                weights = SafetensorsFile.Read(buffer, "the model zip's BEiT weights", out _);
-            }) || weights is null)
-            throw new InvalidDataException("The model zip has no BEiT weights entry; it was not written by this library's featurizer.");
-
+        var weights = ModelZipWeights.Read(ctx, WeightsEntry);
         using var checkpoint = BeitCheckpoint.FromWeights("the model zip", config, architecture, weights);
         int? threads = settings["threads"]?.GetValue<int>();
         var engine = new BeitFeaturizerEngine(checkpoint,

@@ -20,7 +20,7 @@ public static class BeitInitializer
     {
         using var noGrad = no_grad();
         double std = config.InitializerRange;
-        void Normal(Tensor t) => nn.init.trunc_normal_(t, 0, std, -std, std, generator);
+        void Normal(Tensor t) => TruncatedNormal(t, std, -std, std, generator);
 
         foreach (var (_, module) in model.named_modules())
         {
@@ -55,5 +55,23 @@ public static class BeitInitializer
                     block.lambda_1?.fill_(config.LayerScaleInitValue);
                     block.lambda_2?.fill_(config.LayerScaleInitValue);
                 }
+    }
+
+    /// <summary>
+    /// Fills <paramref name="tensor"/> from N(0, std^2) truncated to [a, b] by inverse-CDF sampling, as PyTorch's
+    /// <c>trunc_normal_</c> does. (TorchSharp 0.107's <c>nn.init.trunc_normal_</c> fills a constant instead.)
+    /// </summary>
+    public static void TruncatedNormal(Tensor tensor, double std, double a, double b, Generator? generator = null)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        double Cdf(double x)
+        {
+            using var value = torch.tensor(x / std / Math.Sqrt(2.0), ScalarType.Float64);
+            return (1 + value.erf().item<double>()) / 2;
+        }
+        double low = Cdf(a), high = Cdf(b);
+        tensor.uniform_(2 * low - 1, 2 * high - 1, generator);
+        tensor.erfinv_().mul_(std * Math.Sqrt(2.0)).clamp_(a, b);
     }
 }

@@ -62,7 +62,8 @@ public sealed class BeitImageProcessor
         return tensor(values, [images.Count, 3, height, width]);
     }
 
-    (int Height, int Width) Normalize(RgbImage resized, Span<float> destination)
+    /// <summary>Rescales and normalises an already sized image into [3, H, W] floats (the last steps of <see cref="Process(RgbImage, Span{float})"/>).</summary>
+    internal (int Height, int Width) Normalize(RgbImage resized, Span<float> destination)
     {
         int plane = resized.Width * resized.Height;
         if (destination.Length < 3 * plane)

@@ -1,0 +1,43 @@
+using Microsoft.ML.Beit.Modeling;
+using Microsoft.ML.Beit.Preprocessing;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Beit.Classification;
+
+/// <summary>A trained classifier without ML.NET: the model, its preprocessing and class names; images in, probabilities out.</summary>
+internal sealed class BeitClassifierEngine : IDisposable
+{
+    readonly Device _device;
+
+    public BeitClassifierEngine(BeitForImageClassification model, BeitPreprocessorConfig preprocessor, string device)
+    {
+        Model = model;
+        Processor = new BeitImageProcessor(preprocessor);
+        DeviceName = device;
+        _device = BeitDevice.Resolve(device);
+        Model.to(_device);
+        Model.eval();
+    }
+
+    public BeitForImageClassification Model { get; }
+    public BeitImageProcessor Processor { get; }
+    public string DeviceName { get; }
+    public BeitConfig Config => Model.Config;
+    public int Classes => Config.NumLabels;
+    public IReadOnlyList<string> LabelNames => Enumerable.Range(0, Classes).Select(i => Config.Id2Label![i]).ToList();
+
+    /// <summary>Class probabilities (softmax of the logits), one row per image, from one forward pass.</summary>
+    public float[][] Probabilities(IReadOnlyList<RgbImage> images)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        Model.eval();
+        var pixels = Processor.ProcessBatch(images).to(_device);
+        using var output = Model.forward(pixels);
+        var probabilities = output.Logits.softmax(-1).to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
+        return Enumerable.Range(0, images.Count).Select(i => probabilities.AsSpan(i * Classes, Classes).ToArray()).ToArray();
+    }
+
+    public void Dispose() => Model.Dispose();
+}

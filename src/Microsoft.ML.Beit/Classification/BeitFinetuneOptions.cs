@@ -1,0 +1,66 @@
+using Microsoft.ML.Beit.Preprocessing;
+
+namespace Microsoft.ML.Beit;
+
+/// <summary>
+/// Options of <see cref="BeitCatalog.BeitFinetune(MulticlassClassificationCatalog.MulticlassClassificationTrainers, BeitFinetuneOptions)"/>.
+/// The inherited defaults are unilm's recipe for BEiT-large from the pt22k checkpoint (lr 1e-3, layer decay 0.75,
+/// drop path 0.2, 5 warmup epochs, weight decay 0.05, label smoothing 0.1); for BEiT-base use LayerDecay 0.65 and
+/// DropPath 0.1. unilm scales the learning rate for an effective batch of 1024; for small data and batches,
+/// lower it (e.g. 1e-4 to 5e-4) or shorten the warmup.
+/// </summary>
+public sealed class BeitFinetuneOptions : BeitTrainingOptions
+{
+    /// <summary>
+    /// The starting model: a checkpoint (pt22k backbone, ImageNet fine-tuned model, a backbone pretrained by this
+    /// library, a classifier trained before) or a preset (<see cref="BeitModelSource.FromPreset"/>) for random
+    /// initialisation. Required.
+    /// </summary>
+    public BeitModelSource? Model { get; set; }
+
+    /// <summary>The label column: a key (use <c>MapValueToKey</c>). Default <c>Label</c>.</summary>
+    public string LabelColumnName { get; set; } = "Label";
+
+    /// <summary>The image column: an image (LoadImages), encoded bytes (LoadRawImageBytes) or a file path. Default <c>Image</c>.</summary>
+    public string ImageColumnName { get; set; } = "Image";
+
+    /// <summary>The probabilities column the model adds. Default <c>Score</c>.</summary>
+    public string ScoreColumnName { get; set; } = "Score";
+
+    /// <summary>The predicted-label column the model adds. Default <c>PredictedLabel</c>.</summary>
+    public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
+
+    /// <summary>Label smoothing of the cross-entropy loss. Default 0.1.</summary>
+    public double LabelSmoothing { get; set; } = 0.1;
+
+    /// <summary>Scale applied to a new classifier head's initial weights (unilm <c>init_scale</c>). Default 0.001.</summary>
+    public double HeadInitScale { get; set; } = 0.001;
+
+    /// <summary>Train on random resized crops (8-100 % of the area) with horizontal flips; off trains on the evaluation transform. Default true.</summary>
+    public bool Augment { get; set; } = true;
+
+    /// <summary>Smallest crop area of the augmentation, as a fraction of the image. Default 0.08.</summary>
+    public double MinCropScale { get; set; } = 0.08;
+
+    /// <summary>Probability of a horizontal flip in the augmentation. Default 0.5.</summary>
+    public double HorizontalFlip { get; set; } = 0.5;
+
+    /// <summary>Input image size when starting from a preset (random initialisation); null keeps the preset's. Default null.</summary>
+    public int? ImageSize { get; set; }
+
+    /// <summary>Preprocessing for evaluation and scoring; null: the checkpoint's preprocessor_config.json or the pt22k settings. Default null.</summary>
+    public BeitPreprocessorConfig? Preprocessor { get; set; }
+
+    /// <summary>What to do with unreadable images when scoring (training always stops on them, naming the row). Default Throw.</summary>
+    public BeitInvalidImageHandling InvalidImage { get; set; } = BeitInvalidImageHandling.Throw;
+
+    internal override void Validate()
+    {
+        base.Validate();
+        if (Model is null) throw new ArgumentException("BeitFinetuneOptions.Model is required: a checkpoint or BeitModelSource.FromPreset(\"tiny\"|\"base\"|\"large\").", nameof(Model));
+        if (LabelSmoothing is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(LabelSmoothing), LabelSmoothing, "LabelSmoothing must be in [0, 1).");
+        if (HeadInitScale <= 0) throw new ArgumentOutOfRangeException(nameof(HeadInitScale), HeadInitScale, "HeadInitScale must be positive.");
+        if (MinCropScale is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(MinCropScale), MinCropScale, "MinCropScale must be in (0, 1].");
+        if (ImageSize is < 1) throw new ArgumentOutOfRangeException(nameof(ImageSize), ImageSize, "ImageSize must be positive.");
+    }
+}

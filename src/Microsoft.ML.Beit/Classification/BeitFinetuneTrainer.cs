@@ -1,0 +1,156 @@
+using Microsoft.ML.Beit.Classification;
+using Microsoft.ML.Beit.Preprocessing;
+using Microsoft.ML.Beit.Scoring;
+using Microsoft.ML.Beit.Training;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Beit;
+
+/// <summary>
+/// Fine-tunes BEiT as a multiclass image classifier with unilm's recipe (see <see cref="BeitFinetuneOptions"/>).
+/// Reads an image column and a key label column, streams the data every epoch (shuffled through a pool, never
+/// loaded whole), and returns a <see cref="BeitImageClassificationTransformer"/>. Create it with
+/// <see cref="BeitCatalog.BeitFinetune(MulticlassClassificationCatalog.MulticlassClassificationTrainers, BeitFinetuneOptions)"/>.
+/// </summary>
+public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTransformer>
+{
+    readonly IHost _host;
+    readonly BeitFinetuneOptions _options;
+
+    internal BeitFinetuneTrainer(IHostEnvironment env, BeitFinetuneOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _host = env.Register(nameof(BeitFinetuneTrainer));
+        _options = options;
+    }
+
+    /// <summary>Trains on <paramref name="input"/> and returns the classifier.</summary>
+    public BeitImageClassificationTransformer Fit(IDataView input)
+    {
+        var o = _options;
+        ImageColumn.Find(input.Schema, o.ImageColumnName);
+        var labels = LabelNames(input.Schema, o.LabelColumnName);
+        if (o.ValidationSet is not null)
+        {
+            ImageColumn.Find(o.ValidationSet.Schema, o.ImageColumnName);
+            var validationLabels = LabelNames(o.ValidationSet.Schema, o.LabelColumnName);
+            if (!validationLabels.SequenceEqual(labels))
+                throw new ArgumentException($"The validation set's label column '{o.LabelColumnName}' has classes [{string.Join(", ", validationLabels)}] " +
+                    $"but the training data's are [{string.Join(", ", labels)}]; map both with the same MapValueToKey transformer.");
+        }
+        int seed = o.Seed ?? _host.Rand.Next();
+        if (o.Threads is int threads) set_num_threads(threads);
+        using var channel = _host.Start("BeitFinetune");
+
+        var model = BeitClassifierInitialization.Create(o, labels, seed, channel.Info);
+        try
+        {
+            var device = BeitDevice.Resolve(o.Device);
+            model.to(device);
+            var preprocessor = o.Preprocessor ?? o.Model!.FindPreprocessorConfig() ?? BeitPreprocessorConfig.Pt22k(model.Config.ImageSize);
+            var processor = new BeitImageProcessor(preprocessor);
+            var reader = new LabeledImageReader(o.ImageColumnName, o.LabelColumnName, labels.Count);
+            int rows = reader.CountRows(input);
+            if (rows == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
+            int imageSize = model.Config.ImageSize;
+            var augmentation = new ImageAugmentation(o.MinCropScale, 1.0, o.HorizontalFlip);
+
+            IEnumerable<TrainingBatch> Batches(int epoch, int skip)
+            {
+                var shuffled = new MLContext(seed + epoch).Data.ShuffleRows(input, seed + epoch, shufflePoolSize: Math.Max(1000, 4 * o.BatchSize));
+                foreach (var (images, targets, firstRow) in reader.Batches(shuffled, o.BatchSize, skip))
+                {
+                    var pixels = new float[images.Count * 3 * imageSize * imageSize];
+                    for (int i = 0; i < images.Count; i++)
+                    {
+                        var random = new Random(HashCode.Combine(seed, epoch, firstRow + i));
+                        var prepared = o.Augment ? augmentation.Apply(images[i], imageSize, preprocessor.Resample, random) : processor.ResizeAndCrop(images[i]);
+                        processor.Normalize(prepared, pixels.AsSpan(i * 3 * imageSize * imageSize, 3 * imageSize * imageSize));
+                    }
+                    yield return new TrainingBatch(tensor(pixels, [images.Count, 3, imageSize, imageSize], device: device),
+                        tensor(targets, device: device), images.Count);
+                }
+            }
+
+            double? Validate()
+            {
+                if (o.ValidationSet is null) return null;
+                var engine = new BeitClassifierEngine(model, preprocessor, o.Device);
+                long correct = 0, total = 0;
+                foreach (var (images, targets, _) in reader.Batches(o.ValidationSet, o.BatchSize, 0))
+                {
+                    var probabilities = engine.Probabilities(images);
+                    for (int i = 0; i < images.Count; i++)
+                        if (ArgMax(probabilities[i]) == targets[i]) correct++;
+                    total += images.Count;
+                }
+                return total == 0 ? 0 : (double)correct / total;
+            }
+
+            var loop = new BeitTrainingLoop(o, model, model.Config.NumHiddenLayers, seed, channel);
+            loop.Run(new TrainingTask
+            {
+                EpochBatches = Batches,
+                BatchesPerEpoch = (rows + o.BatchSize - 1) / o.BatchSize,
+                Loss = batch => nn.functional.cross_entropy(model.forward(batch.Inputs).Logits, batch.Targets, label_smoothing: o.LabelSmoothing),
+                Validate = o.ValidationSet is null ? null : () => Validate()!.Value,
+            });
+            var trained = new BeitClassifierEngine(model, preprocessor, o.Device);
+            return new BeitImageClassificationTransformer(_host, trained, o.ImageColumnName, o.ScoreColumnName, o.PredictedLabelColumnName,
+                o.BatchSize, o.InvalidImage);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The input columns plus <c>Score</c> (a float vector) and <c>PredictedLabel</c> (a key like the label).</summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        var o = _options;
+        if (!inputSchema.TryFindColumn(o.ImageColumnName, out var image))
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Image column '{o.ImageColumnName}' is not in the data.");
+        if (!ImageColumn.IsSupported(image))
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Image column '{o.ImageColumnName}' is {image.GetTypeString()}; BeitFinetune needs {ImageColumn.Kinds}.");
+        if (!inputSchema.TryFindColumn(o.LabelColumnName, out var label))
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{o.LabelColumnName}' is not in the data.");
+        if (!label.IsKey)
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{o.LabelColumnName}' is {label.GetTypeString()}, not a key; add MapValueToKey(\"{o.LabelColumnName}\") before the trainer.");
+        var columns = inputSchema.ToDictionary(c => c.Name);
+        columns[o.ScoreColumnName] = new SchemaShape.Column(o.ScoreColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);
+        columns[o.PredictedLabelColumnName] = new SchemaShape.Column(o.PredictedLabelColumnName, SchemaShape.Column.VectorKind.Scalar,
+            NumberDataViewType.UInt32, true, label.Annotations);
+        return new SchemaShape(columns.Values);
+    }
+
+    static int ArgMax(float[] values)
+    {
+        int best = 0;
+        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
+        return best;
+    }
+
+    /// <summary>The class names of a key label column (its key values, or the key numbers when it has none).</summary>
+    static List<string> LabelNames(DataViewSchema schema, string name)
+    {
+        var column = schema.GetColumnOrNull(name)
+            ?? throw new ArgumentOutOfRangeException(nameof(name), $"Label column '{name}' is not in the data (columns: {string.Join(", ", schema.Select(c => c.Name))}).");
+        if (column.Type is not KeyDataViewType key)
+            throw new ArgumentOutOfRangeException(nameof(name), $"Label column '{name}' is {column.Type}, not a key; add MapValueToKey(\"{name}\") before the trainer.");
+        int count = checked((int)key.Count);
+        if (count < 2) throw new ArgumentException($"Label column '{name}' has {count} class(es); a classifier needs at least 2.");
+        if (column.HasKeyValues())
+        {
+            VBuffer<ReadOnlyMemory<char>> values = default;
+            column.GetKeyValues(ref values);
+            return values.DenseValues().Select(v => v.ToString()).ToList();
+        }
+        return Enumerable.Range(1, count).Select(i => i.ToString()).ToList();
+    }
+}

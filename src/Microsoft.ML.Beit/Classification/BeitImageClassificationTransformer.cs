@@ -1,0 +1,177 @@
+using System.Text.Json.Nodes;
+using Microsoft.ML;
+using Microsoft.ML.Beit.Checkpoints;
+using Microsoft.ML.Beit.Classification;
+using Microsoft.ML.Beit.Modeling;
+using Microsoft.ML.Beit.Preprocessing;
+using Microsoft.ML.Beit.Scoring;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+
+[assembly: LoadableClass(typeof(Microsoft.ML.Beit.BeitImageClassificationTransformer), null, typeof(SignatureLoadModel),
+    "BEiT image classifier", Microsoft.ML.Beit.BeitImageClassificationTransformer.LoaderSignature)]
+
+namespace Microsoft.ML.Beit;
+
+/// <summary>
+/// A fine-tuned BEiT classifier: adds <c>Score</c> (class probabilities; slot names are the class names) and
+/// <c>PredictedLabel</c> (a key of the training label's type), like ML.NET's multiclass trainers, so
+/// <c>MulticlassClassification.Evaluate</c> and <c>MapKeyToValue</c> work. Scores in batches, serves
+/// <c>PredictionEngine</c>, and saves into the model zip.
+/// </summary>
+public sealed class BeitImageClassificationTransformer : ITransformer, IDisposable, IBeitImageScorer
+{
+    internal const string LoaderSignature = "BeitImageClassifier";
+    const string WeightsEntry = "BeitWeights";
+
+    readonly IHost _host;
+    readonly IReadOnlyList<ScoredColumn> _outputColumns;
+
+    internal BeitImageClassificationTransformer(IHostEnvironment env, BeitClassifierEngine engine, string imageColumnName,
+        string scoreColumnName, string predictedLabelColumnName, int batchSize, BeitInvalidImageHandling invalidImage)
+    {
+        _host = env.Register(nameof(BeitImageClassificationTransformer));
+        Engine = engine;
+        InputColumnName = imageColumnName;
+        ScoreColumnName = scoreColumnName;
+        PredictedLabelColumnName = predictedLabelColumnName;
+        BatchSize = batchSize;
+        InvalidImage = invalidImage;
+        _outputColumns = [ScoredColumn.Vector(scoreColumnName, engine.Classes, ScoreAnnotations()), PredictedLabelColumn()];
+    }
+
+    /// <summary>The image column read.</summary>
+    public string InputColumnName { get; }
+
+    /// <summary>The probabilities column.</summary>
+    public string ScoreColumnName { get; }
+
+    /// <summary>The predicted class (key) column.</summary>
+    public string PredictedLabelColumnName { get; }
+
+    /// <summary>Class names, by class index (key value - 1).</summary>
+    public IReadOnlyList<string> LabelNames => Engine.LabelNames;
+
+    /// <summary>The model's architecture (with the class names in <c>id2label</c>).</summary>
+    public BeitConfig ModelConfig => Engine.Config;
+
+    /// <summary>Images per forward pass when scoring.</summary>
+    public int BatchSize { get; }
+
+    /// <summary>What happens to unreadable images.</summary>
+    public BeitInvalidImageHandling InvalidImage { get; }
+
+    internal BeitClassifierEngine Engine { get; }
+
+    IHost IBeitImageScorer.Host => _host;
+    int IBeitImageScorer.RowSize => Engine.Classes;
+    IReadOnlyList<ScoredColumn> IBeitImageScorer.OutputColumns => _outputColumns;
+    float[][] IBeitImageScorer.Score(IReadOnlyList<RgbImage> images) => Engine.Probabilities(images);
+
+    /// <inheritdoc/>
+    public bool IsRowToRowMapper => true;
+
+    /// <inheritdoc/>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => BeitScoring.OutputSchema(this, inputSchema);
+
+    /// <inheritdoc/>
+    public IDataView Transform(IDataView input) => new BeitScoredDataView(this, input);
+
+    /// <inheritdoc/>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new BeitScoringRowMapper(this, inputSchema);
+
+    /// <summary>Saves the model in the Hugging Face layout (config.json with id2label + model.safetensors).</summary>
+    public void SaveCheckpoint(string directory) => BeitCheckpoint.Save(Engine.Model, directory);
+
+    /// <summary>Frees the model's native memory.</summary>
+    public void Dispose() => Engine.Dispose();
+
+    DataViewSchema.Annotations ScoreAnnotations()
+    {
+        var builder = new DataViewSchema.Annotations.Builder();
+        builder.AddSlotNames(Engine.Classes, LabelNamesGetter);
+        builder.Add(AnnotationUtils.Kinds.ScoreColumnKind, TextDataViewType.Instance,
+            (ref ReadOnlyMemory<char> value) => value = AnnotationUtils.Const.ScoreColumnKind.MulticlassClassification.AsMemory());
+        builder.Add(AnnotationUtils.Kinds.ScoreValueKind, TextDataViewType.Instance,
+            (ref ReadOnlyMemory<char> value) => value = AnnotationUtils.Const.ScoreValueKind.Score.AsMemory());
+        return builder.ToAnnotations();
+    }
+
+    ScoredColumn PredictedLabelColumn()
+    {
+        var annotations = new DataViewSchema.Annotations.Builder();
+        annotations.AddKeyValues<ReadOnlyMemory<char>>(Engine.Classes, TextDataViewType.Instance, LabelNamesGetter);
+        return new ScoredColumn(PredictedLabelColumnName, new KeyDataViewType(typeof(uint), Engine.Classes), annotations.ToAnnotations(), current =>
+            (ValueGetter<uint>)((ref uint value) =>
+            {
+                var probabilities = current();
+                int best = -1;
+                for (int i = 0; i < probabilities.Length; i++)
+                    if (!float.IsNaN(probabilities[i]) && (best < 0 || probabilities[i] > probabilities[best])) best = i;
+                value = (uint)(best + 1); // 0 is the missing key: an unreadable image has no prediction
+            }));
+    }
+
+    void LabelNamesGetter(ref VBuffer<ReadOnlyMemory<char>> value)
+    {
+        var names = LabelNames;
+        var editor = VBufferEditor.Create(ref value, names.Count);
+        for (int i = 0; i < names.Count; i++) editor.Values[i] = names[i].AsMemory();
+        value = editor.Commit();
+    }
+
+    static VersionInfo GetVersionInfo() => new(
+        modelSignature: "BEITCLSF",
+        verWrittenCur: 0x00010001,
+        verReadableCur: 0x00010001,
+        verWeCanReadBack: 0x00010001,
+        loaderSignature: LoaderSignature,
+        loaderAssemblyName: typeof(BeitImageClassificationTransformer).Assembly.FullName);
+
+    void ICanSaveModel.Save(ModelSaveContext ctx)
+    {
+        ctx.CheckAtModel();
+        ctx.SetVersionInfo(GetVersionInfo());
+        var settings = new JsonObject
+        {
+            ["image_column"] = InputColumnName,
+            ["score_column"] = ScoreColumnName,
+            ["predicted_label_column"] = PredictedLabelColumnName,
+            ["batch_size"] = BatchSize,
+            ["device"] = Engine.DeviceName,
+            ["invalid_image"] = InvalidImage.ToString(),
+            ["config"] = Engine.Config.ToJsonObject(),
+            ["preprocessor"] = JsonNode.Parse(Engine.Processor.Config.ToJson()),
+        };
+        ctx.Writer.Write(settings.ToJsonString());
+        ctx.SaveBinaryStream(WeightsEntry, writer =>
+        {
+            using var scope = TorchSharp.torch.NewDisposeScope();
+            SafetensorsFile.Write(writer.BaseStream, Engine.Model.state_dict());
+        });
+    }
+
+    // Called by ML.NET's model loader (found through the LoadableClass attribute above).
+    static BeitImageClassificationTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
+    {
+        ctx.CheckAtModel(GetVersionInfo());
+        var settings = JsonNode.Parse(ctx.Reader.ReadString())!.AsObject();
+        var config = BeitConfig.FromJson(settings["config"]!.ToJsonString(), "the model zip's BEiT config");
+        var model = new BeitForImageClassification(config);
+        try
+        {
+            ModelZipWeights.LoadInto(ctx, WeightsEntry, model);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        var engine = new BeitClassifierEngine(model,
+            BeitPreprocessorConfig.FromJson(settings["preprocessor"]!.ToJsonString(), "the model zip's preprocessor config"),
+            settings["device"]!.GetValue<string>());
+        return new BeitImageClassificationTransformer(env, engine, settings["image_column"]!.GetValue<string>(),
+            settings["score_column"]!.GetValue<string>(), settings["predicted_label_column"]!.GetValue<string>(),
+            settings["batch_size"]!.GetValue<int>(), Enum.Parse<BeitInvalidImageHandling>(settings["invalid_image"]!.GetValue<string>()));
+    }
+}

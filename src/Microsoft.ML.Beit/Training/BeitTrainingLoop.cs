@@ -1,0 +1,200 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.ML.Beit.Checkpoints;
+using Microsoft.ML.Runtime;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Beit.Training;
+
+/// <summary>A micro-batch: model inputs and targets on the training device.</summary>
+internal sealed record TrainingBatch(Tensor Inputs, Tensor Targets, int Count) : IDisposable
+{
+    public void Dispose()
+    {
+        Inputs.Dispose();
+        Targets.Dispose();
+    }
+}
+
+/// <summary>What a trainer plugs into the shared loop.</summary>
+internal sealed class TrainingTask
+{
+    /// <summary>Micro-batches of one epoch in order, skipping the first <c>skip</c> (already trained on before a resume).</summary>
+    public required Func<int, int, IEnumerable<TrainingBatch>> EpochBatches { get; init; }
+
+    /// <summary>Micro-batches per epoch.</summary>
+    public required int BatchesPerEpoch { get; init; }
+
+    /// <summary>The training loss of a micro-batch (the model is in training mode).</summary>
+    public required Func<TrainingBatch, Tensor> Loss { get; init; }
+
+    /// <summary>A validation metric where higher is better, or null when there is no validation data.</summary>
+    public Func<double>? Validate { get; init; }
+}
+
+/// <summary>
+/// The one training loop every BEiT trainer shares: AdamW over layer-decayed parameter groups, warmup + cosine
+/// schedule per optimizer step, gradient accumulation and clipping, seeded randomness per micro-batch (so a resumed
+/// run repeats an uninterrupted one on the CPU), validation with early stopping and restore of the best weights,
+/// atomic checkpoints, cancellation and progress.
+/// </summary>
+internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module model, int numLayers, int seed, IChannel channel)
+{
+    const string StateFile = "state.json", WeightsFile = "model.safetensors", OptimizerFile = "optimizer.bin", BestFile = "best.safetensors";
+
+    sealed record LoopState(int Epoch, int BatchInEpoch, int Step, double? BestMetric, int EpochsWithoutImprovement, double? LastMetric);
+
+    public void Run(TrainingTask task)
+    {
+        var groups = BeitLayerDecay.Groups(model, numLayers, options.LayerDecay, options.WeightDecay);
+        var optimizer = optim.AdamW(groups.Select(g => new AdamW.ParamGroup(g.Parameters, options.LearningRate, options.Betas.Beta1,
+            options.Betas.Beta2, options.Epsilon, g.WeightDecay, false, false)), options.LearningRate, options.Betas.Beta1, options.Betas.Beta2,
+            options.Epsilon, options.WeightDecay);
+        int stepsPerEpoch = (task.BatchesPerEpoch + options.AccumulationSteps - 1) / options.AccumulationSteps;
+        int totalSteps = stepsPerEpoch * options.Epochs;
+        var schedule = new CosineSchedule(options.LearningRate, options.MinLearningRate, totalSteps, (int)(options.WarmupEpochs * stepsPerEpoch));
+
+        var state = new LoopState(0, 0, 0, null, 0, null);
+        Dictionary<string, Tensor>? best = null;
+        if (options.ResumeFrom is { } resume)
+            (state, best) = Resume(resume, optimizer);
+
+        var clock = Stopwatch.StartNew();
+        double stepLoss = 0;
+        int stepBatches = 0;
+        for (int epoch = state.Epoch; epoch < options.Epochs; epoch++)
+        {
+            model.train();
+            var epochClock = Stopwatch.StartNew();
+            int images = 0, batchInEpoch = epoch == state.Epoch ? state.BatchInEpoch : 0;
+            int step = state.Step;
+            foreach (var batch in task.EpochBatches(epoch, batchInEpoch))
+            {
+                options.CancellationToken.ThrowIfCancellationRequested();
+                using (batch)
+                using (var scope = NewDisposeScope())
+                {
+                    // Stochastic depth and dropout draw from a generator seeded by position, not history.
+                    manual_seed(DeriveSeed(seed, epoch, batchInEpoch));
+                    var loss = task.Loss(batch);
+                    (loss / options.AccumulationSteps).backward();
+                    stepLoss += loss.item<float>();
+                    stepBatches++;
+                    images += batch.Count;
+                }
+                batchInEpoch++;
+                if (batchInEpoch % options.AccumulationSteps != 0 && batchInEpoch != task.BatchesPerEpoch) continue;
+
+                double lr = schedule[step];
+                foreach (var (group, parameterGroup) in optimizer.ParamGroups.Zip(groups))
+                    group.LearningRate = lr * parameterGroup.LearningRateScale;
+                if (options.ClipGradient is double clip)
+                    nn.utils.clip_grad_norm_(model.parameters(), clip);
+                optimizer.step();
+                optimizer.zero_grad();
+                step++;
+                double meanLoss = stepLoss / stepBatches;
+                if (!double.IsFinite(meanLoss))
+                    throw new InvalidOperationException($"The training loss became {meanLoss} at step {step}; lower the learning rate or enable ClipGradient.");
+                stepLoss = 0;
+                stepBatches = 0;
+                state = state with { Epoch = epoch, BatchInEpoch = batchInEpoch, Step = step };
+                Report(epoch, step, totalSteps, meanLoss, lr, images / epochClock.Elapsed.TotalSeconds, state.LastMetric, clock, state);
+                if (step % options.CheckpointEverySteps == 0)
+                    SaveCheckpoint(state, optimizer, best);
+            }
+
+            state = state with { Epoch = epoch + 1, BatchInEpoch = 0 };
+            if (task.Validate is not null)
+            {
+                double metric = task.Validate();
+                bool improved = state.BestMetric is not double previous || metric > previous;
+                if (improved)
+                {
+                    foreach (var t in best?.Values ?? Enumerable.Empty<Tensor>()) t.Dispose();
+                    best = model.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().cpu().clone());
+                }
+                state = state with
+                {
+                    LastMetric = metric,
+                    BestMetric = improved ? metric : state.BestMetric,
+                    EpochsWithoutImprovement = improved ? 0 : state.EpochsWithoutImprovement + 1,
+                };
+                channel.Info($"epoch {epoch + 1}/{options.Epochs}: validation {metric:F4}{(improved ? " (best)" : "")}");
+                Report(epoch, state.Step, totalSteps, double.NaN, schedule[Math.Max(state.Step - 1, 0)], 0, metric, clock, state);
+            }
+            SaveCheckpoint(state, optimizer, best);
+            if (options.EarlyStoppingPatience is int patience && state.EpochsWithoutImprovement >= patience)
+            {
+                channel.Info($"early stopping after epoch {epoch + 1}: no improvement for {patience} epoch(s)");
+                break;
+            }
+        }
+
+        if (best is not null)
+        {
+            BeitStateDict.Load(model, best, "the best epoch's weights");
+            foreach (var t in best.Values) t.Dispose();
+            channel.Info($"restored the weights of the best validation metric ({state.BestMetric:F4})");
+        }
+        model.eval();
+    }
+
+    void Report(int epoch, int step, int totalSteps, double loss, double lr, double imagesPerSecond, double? metric, Stopwatch clock, LoopState state)
+    {
+        int done = Math.Max(step, 1);
+        var left = TimeSpan.FromSeconds(clock.Elapsed.TotalSeconds / done * (totalSteps - step));
+        var progress = new BeitTrainingProgress(epoch + 1, options.Epochs, step, totalSteps, loss, lr, imagesPerSecond, metric, left);
+        options.Progress?.Report(progress);
+        if (double.IsFinite(loss) && (step % 10 == 0 || step == totalSteps))
+            channel.Trace($"epoch {epoch + 1} step {step}/{totalSteps} loss {loss:F4} lr {lr:E2} {imagesPerSecond:F1} images/s");
+    }
+
+    static int DeriveSeed(int seed, int epoch, int batch) => HashCode.Combine(seed, epoch, batch) & int.MaxValue;
+
+    // A checkpoint is a folder written beside its final name and renamed into place, so a crash mid-write
+    // leaves the previous checkpoint intact; "latest" names the newest one.
+    void SaveCheckpoint(LoopState state, AdamW optimizer, Dictionary<string, Tensor>? best)
+    {
+        if (options.CheckpointDirectory is not { } root) return;
+        Directory.CreateDirectory(root);
+        string name = $"step-{state.Step:D7}-epoch-{state.Epoch:D3}", final = Path.Combine(root, name), partial = final + ".partial";
+        if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
+        Directory.CreateDirectory(partial);
+        using (var scope = NewDisposeScope())
+            SafetensorsFile.Write(Path.Combine(partial, WeightsFile), model.state_dict());
+        if (best is not null) SafetensorsFile.Write(Path.Combine(partial, BestFile), best);
+        optimizer.save_state_dict(Path.Combine(partial, OptimizerFile));
+        File.WriteAllText(Path.Combine(partial, StateFile), JsonSerializer.Serialize(state));
+        if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
+        Directory.Move(partial, final);
+        File.WriteAllText(Path.Combine(root, "latest.partial"), name);
+        File.Move(Path.Combine(root, "latest.partial"), Path.Combine(root, "latest"), overwrite: true);
+        channel.Trace($"checkpoint {final}");
+    }
+
+    (LoopState, Dictionary<string, Tensor>?) Resume(string path, AdamW optimizer)
+    {
+        string folder = File.Exists(Path.Combine(path, "latest")) ? Path.Combine(path, File.ReadAllText(Path.Combine(path, "latest")).Trim()) : path;
+        if (!File.Exists(Path.Combine(folder, StateFile)))
+            throw new FileNotFoundException($"ResumeFrom '{path}' is not a training checkpoint (no {StateFile}, and no 'latest' file naming one).", path);
+        var state = JsonSerializer.Deserialize<LoopState>(File.ReadAllText(Path.Combine(folder, StateFile)))
+            ?? throw new InvalidDataException($"{folder}/{StateFile} is empty.");
+        var weights = SafetensorsFile.Read(Path.Combine(folder, WeightsFile));
+        try
+        {
+            BeitStateDict.Load(model, weights, folder);
+        }
+        finally
+        {
+            foreach (var t in weights.Values) t.Dispose();
+        }
+        optimizer.load_state_dict(Path.Combine(folder, OptimizerFile));
+        string bestPath = Path.Combine(folder, BestFile);
+        var best = File.Exists(bestPath) ? SafetensorsFile.Read(bestPath) : null;
+        channel.Info($"resumed from {folder} at epoch {state.Epoch + 1}, step {state.Step}");
+        return (state, best);
+    }
+}
