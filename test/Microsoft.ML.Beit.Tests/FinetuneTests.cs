@@ -65,4 +65,87 @@ public sealed class FinetuneTests
         scored.Schema["Score"].GetSlotNames(ref slots);
         CollectionAssert.AreEquivalent(FashionMnist.ClassNames, slots.DenseValues().Select(s => s.ToString()).ToArray());
     }
+
+    public sealed class ScoreOnly
+    {
+        public float[] Score { get; set; } = [];
+    }
+
+    sealed class CancelAtStep(int step, CancellationTokenSource source) : IProgress<BeitTrainingProgress>
+    {
+        public void Report(BeitTrainingProgress value)
+        {
+            if (value.Step >= step) source.Cancel();
+        }
+    }
+
+    [TestMethod]
+    public void AnInterruptedRunResumedFromItsCheckpointEndsLikeAnUninterruptedOne()
+    {
+        string folder = TinyModels.TempDirectory();
+        try
+        {
+            var ml = new MLContext(seed: 1);
+            var train = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(FashionMnist.Load("train", 160)));
+            var data = train.Transform(ml.Data.LoadFromEnumerable(FashionMnist.Load("train", 160)));
+            var test = train.Transform(ml.Data.LoadFromEnumerable(FashionMnist.Load("t10k", 40)));
+            BeitFinetuneOptions Options(string checkpoints)
+            {
+                var o = TinyRecipe(epochs: 2);
+                o.Augment = true;
+                o.MinCropScale = 0.5;
+                o.DropPath = 0.1;
+                o.CheckpointDirectory = checkpoints;
+                o.CheckpointEverySteps = 4;
+                return o;
+            }
+            float[] Scores(ITransformer model) => ml.Data.CreateEnumerable<ScoreOnly>(model.Transform(test), false).SelectMany(p => p.Score).ToArray();
+
+            using var uninterrupted = ml.MulticlassClassification.Trainers.BeitFinetune(Options(Path.Combine(folder, "a"))).Fit(data);
+            var expected = Scores(uninterrupted);
+
+            string checkpoints = Path.Combine(folder, "b");
+            using var cancel = new CancellationTokenSource();
+            var interrupted = Options(checkpoints);
+            interrupted.CancellationToken = cancel.Token;
+            interrupted.Progress = new CancelAtStep(14, cancel);
+            Assert.ThrowsExactly<OperationCanceledException>(() => ml.MulticlassClassification.Trainers.BeitFinetune(interrupted).Fit(data));
+            Console.WriteLine($"interrupted after step 14; checkpoints: {string.Join(", ", Directory.GetDirectories(checkpoints).Select(Path.GetFileName))}");
+
+            var resumed = Options(checkpoints);
+            resumed.ResumeFrom = checkpoints;
+            using var finished = ml.MulticlassClassification.Trainers.BeitFinetune(resumed).Fit(data);
+            var actual = Scores(finished);
+            double diff = expected.Zip(actual).Max(p => Math.Abs(p.First - p.Second));
+            Console.WriteLine($"resumed vs uninterrupted run, 20 steps with augmentation and stochastic depth: max abs probability difference {diff:E2}");
+            Assert.IsLessThanOrEqualTo(1e-6, diff, "the same seed on the CPU repeats the run; the tolerance allows only float noise");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void LabelsThatAreNotKeysOrAreMissingAreNamed()
+    {
+        var ml = new MLContext(seed: 1);
+        var raw = ml.Data.LoadFromEnumerable(FashionMnist.Load("train", 20));
+        var options = TinyRecipe(epochs: 1);
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.BeitFinetune(options).Fit(raw));
+        StringAssert.Contains(error.Message, "Label column 'Label' is String, not a key; add MapValueToKey(\"Label\")");
+
+        options.LabelColumnName = "Class";
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.BeitFinetune(options).Fit(raw)).Message,
+            "Label column 'Class' is not in the data");
+
+        // A label the key mapping never saw becomes the missing key: training stops naming the row.
+        var mapping = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(FashionMnist.Load("train", 20).Where(e => e.Label != "Bag")));
+        var withUnknown = mapping.Transform(ml.Data.LoadFromEnumerable(FashionMnist.Load("train", 40)));
+        options.LabelColumnName = "Label";
+        var unknown = Assert.ThrowsExactly<InvalidOperationException>(() => ml.MulticlassClassification.Trainers.BeitFinetune(options).Fit(withUnknown));
+        Console.WriteLine(unknown.Message);
+        StringAssert.Contains(unknown.Message, "has a missing label");
+        StringAssert.Contains(unknown.Message, "row ");
+    }
 }

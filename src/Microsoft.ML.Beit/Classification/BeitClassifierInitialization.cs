@@ -17,6 +17,9 @@ internal static class BeitClassifierInitialization
 
     public static BeitForImageClassification Create(BeitFinetuneOptions options, IReadOnlyList<string> labels, int seed, Action<string> log)
     {
+        // Module constructors draw default initialisations (the patch convolution keeps its own) from the
+        // global generator: seed it too, so the same seed gives the same starting model.
+        manual_seed(seed);
         var generator = new Generator((ulong)seed);
         var source = options.Model!;
         if (source.Path is null)

@@ -61,13 +61,14 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
 
             IEnumerable<TrainingBatch> Batches(int epoch, int skip)
             {
-                var shuffled = new MLContext(seed + epoch).Data.ShuffleRows(input, seed + epoch, shufflePoolSize: Math.Max(1000, 4 * o.BatchSize));
+                int epochSeed = Seeds.Derive(seed, epoch);
+                var shuffled = new MLContext(epochSeed).Data.ShuffleRows(input, epochSeed, shufflePoolSize: Math.Max(1000, 4 * o.BatchSize));
                 foreach (var (images, targets, firstRow) in reader.Batches(shuffled, o.BatchSize, skip))
                 {
                     var pixels = new float[images.Count * 3 * imageSize * imageSize];
                     for (int i = 0; i < images.Count; i++)
                     {
-                        var random = new Random(HashCode.Combine(seed, epoch, firstRow + i));
+                        var random = new Random(Seeds.Derive(seed, epoch, firstRow + i));
                         var prepared = o.Augment ? augmentation.Apply(images[i], imageSize, preprocessor.Resample, random) : processor.ResizeAndCrop(images[i]);
                         processor.Normalize(prepared, pixels.AsSpan(i * 3 * imageSize * imageSize, 3 * imageSize * imageSize));
                     }

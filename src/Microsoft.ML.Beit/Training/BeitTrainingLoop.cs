@@ -77,7 +77,7 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
                 using (var scope = NewDisposeScope())
                 {
                     // Stochastic depth and dropout draw from a generator seeded by position, not history.
-                    manual_seed(DeriveSeed(seed, epoch, batchInEpoch));
+                    manual_seed(Seeds.Derive(seed, epoch, batchInEpoch));
                     var loss = task.Loss(batch);
                     (loss / options.AccumulationSteps).backward();
                     stepLoss += loss.item<float>();
@@ -151,8 +151,6 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
         if (double.IsFinite(loss) && (step % 10 == 0 || step == totalSteps))
             channel.Trace($"epoch {epoch + 1} step {step}/{totalSteps} loss {loss:F4} lr {lr:E2} {imagesPerSecond:F1} images/s");
     }
-
-    static int DeriveSeed(int seed, int epoch, int batch) => HashCode.Combine(seed, epoch, batch) & int.MaxValue;
 
     // A checkpoint is a folder written beside its final name and renamed into place, so a crash mid-write
     // leaves the previous checkpoint intact; "latest" names the newest one.
