@@ -7,4 +7,8 @@ root.Subcommands.Add(ForwardCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(PreprocessCommand.Create());
 root.Subcommands.Add(FeaturizeCommand.Create());
+root.Subcommands.Add(FinetuneCommand.Create());
+root.Subcommands.Add(EvaluateCommand.CreateEvaluate());
+root.Subcommands.Add(EvaluateCommand.CreatePredict());
+root.Subcommands.Add(QuickstartCommand.Create());
 return root.Parse(args).Invoke();

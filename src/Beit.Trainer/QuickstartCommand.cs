@@ -1,0 +1,102 @@
+using System.CommandLine;
+using System.IO.Compression;
+using Microsoft.ML;
+using Microsoft.ML.Beit;
+using Microsoft.ML.Beit.Modeling;
+using SkiaSharp;
+
+namespace Beit.Trainer;
+
+/// <summary>
+/// <c>beit quickstart</c>: trains a small BEiT on the Fashion-MNIST subset the repository ships
+/// (samples/data/fashion-mnist), evaluates it on held-out images and saves the model, offline, in about a minute.
+/// </summary>
+internal static class QuickstartCommand
+{
+    static readonly string[] Classes = ["T-shirt_top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle_boot"];
+
+    public static Command Create()
+    {
+        var data = new Option<string?>("--data") { Description = "The Fashion-MNIST IDX folder (default: samples/data/fashion-mnist of this repository)." };
+        var output = new Option<string>("--output") { Description = "Folder for the images, the checkpoints and model.zip.", DefaultValueFactory = _ => "quickstart" };
+        var epochs = new Option<int>("--epochs") { Description = "Epochs.", DefaultValueFactory = _ => 20 };
+        var train = new Option<int>("--train-images") { Description = "Training images (at most 2,000 are shipped).", DefaultValueFactory = _ => 2000 };
+        var command = new Command("quickstart", "Train, evaluate and save a small BEiT classifier on the bundled Fashion-MNIST subset.") { data, output, epochs, train };
+        command.SetAction(parse => CommandRunner.Run(() =>
+        {
+            string source = parse.GetValue(data) ?? FindBundledData();
+            string root = parse.GetValue(output)!;
+            var trainRows = Extract(source, "train", Path.Combine(root, "images", "train"), parse.GetValue(train));
+            var testRows = Extract(source, "t10k", Path.Combine(root, "images", "test"), 500);
+            var ml = new MLContext(seed: 1);
+            var options = new BeitFinetuneOptions
+            {
+                // A small BEiT for 28x28 images trained from scratch: 7x7 patches, 64 wide, 3 blocks.
+                Model = BeitModelSource.FromConfig(new BeitConfig
+                {
+                    ImageSize = 28, PatchSize = 7, HiddenSize = 64, NumHiddenLayers = 3, NumAttentionHeads = 4, IntermediateSize = 128,
+                    UseRelativePositionBias = true, LayerNormEps = 1e-6, LayerScaleInitValue = 0,
+                }),
+                ImageColumnName = "Path",
+                PredictedLabelColumnName = "PredictedLabelKey",
+                Epochs = parse.GetValue(epochs),
+                BatchSize = 16,
+                LearningRate = 1e-3,
+                WarmupEpochs = 1,
+                WeightDecay = 0.1,
+                LayerDecay = 1.0,
+                DropPath = 0,
+                HeadInitScale = 1.0,
+                Augment = false,
+                Seed = 7,
+            };
+            FinetuneCommand.Train(ml, trainRows, testRows, options, Path.Combine(root, "model.zip"));
+            Console.WriteLine($"Next: dotnet run --project src/Beit.Trainer -- predict --model {Path.Combine(root, "model.zip")} --images {Path.Combine(root, "images", "test", "Bag")}");
+        }));
+        return command;
+    }
+
+    static string FindBundledData()
+    {
+        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                string candidate = Path.Combine(dir.FullName, "samples", "data", "fashion-mnist");
+                if (File.Exists(Path.Combine(candidate, "train-images-idx3-ubyte.gz"))) return candidate;
+            }
+        throw new DirectoryNotFoundException("Cannot find samples/data/fashion-mnist; run from the repository or pass --data.");
+    }
+
+    // Writes the IDX images as PNGs in one folder per class, as a user's own data would be laid out.
+    static List<LabeledImage> Extract(string source, string kind, string folder, int count)
+    {
+        byte[] images = Gunzip(Path.Combine(source, $"{kind}-images-idx3-ubyte.gz")), labels = Gunzip(Path.Combine(source, $"{kind}-labels-idx1-ubyte.gz"));
+        int available = BigEndian(images, 4), rows = BigEndian(images, 8), cols = BigEndian(images, 12);
+        var result = new List<LabeledImage>();
+        for (int i = 0; i < Math.Min(count, available); i++)
+        {
+            string label = Classes[labels[8 + i]], directory = Path.Combine(folder, label), path = Path.Combine(directory, $"{kind}-{i:D5}.png");
+            if (!File.Exists(path))
+            {
+                Directory.CreateDirectory(directory);
+                using var image = SKImage.FromPixelCopy(new SKImageInfo(cols, rows, SKColorType.Gray8, SKAlphaType.Opaque),
+                    images.AsSpan(16 + i * rows * cols, rows * cols).ToArray(), cols);
+                using var png = image.Encode(SKEncodedImageFormat.Png, 100);
+                File.WriteAllBytes(path, png.ToArray());
+            }
+            result.Add(new LabeledImage { Path = path, Label = label });
+        }
+        return result;
+    }
+
+    static int BigEndian(byte[] b, int o) => b[o] << 24 | b[o + 1] << 16 | b[o + 2] << 8 | b[o + 3];
+
+    static byte[] Gunzip(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"Fashion-MNIST file '{path}' is missing.", path);
+        using var input = new GZipStream(File.OpenRead(path), CompressionMode.Decompress);
+        using var output = new MemoryStream();
+        input.CopyTo(output);
+        return output.ToArray();
+    }
+}

@@ -1,0 +1,88 @@
+namespace Microsoft.ML.Beit.Tests;
+
+/// <summary>`beit finetune`, `beit evaluate` and `beit predict` as a user runs them: each in its own process.</summary>
+[TestClass]
+public sealed class FinetuneToolTests
+{
+    public sealed class PathRow
+    {
+        public string Path { get; set; } = "";
+        public string Label { get; set; } = "";
+    }
+
+    public sealed class Predicted
+    {
+        public string Path { get; set; } = "";
+        public string PredictedLabel { get; set; } = "";
+    }
+
+    [TestMethod]
+    public void FinetuneEvaluateAndPredictFromFoldersOfImages()
+    {
+        string folder = TinyModels.TempDirectory();
+        try
+        {
+            string train = Path.Combine(folder, "train"), test = Path.Combine(folder, "test");
+            WriteClassFolders(train, FashionMnist.Load("train", 120));
+            WriteClassFolders(test, FashionMnist.Load("t10k", 30));
+            string zip = Path.Combine(folder, "model.zip");
+
+            var (code, output, error) = BeitToolTests.Beit("finetune", "--data", train, "--validation", test, "--model", "tiny", "--epochs", "2",
+                "--batch-size", "16", "--warmup-epochs", "1", "--layer-decay", "1", "--output", zip, "--device", "cpu");
+            Console.WriteLine(output);
+            Assert.AreEqual(0, code, error);
+            StringAssert.Contains(output, "Accuracy ");
+            StringAssert.Contains(output, "Confusion table");
+            Assert.IsTrue(File.Exists(zip));
+
+            (code, output, error) = BeitToolTests.Beit("evaluate", "--model", zip, "--data", test);
+            Assert.AreEqual(0, code, error);
+            double accuracy = double.Parse(output.Split('\n').First(l => l.StartsWith("Accuracy ")).Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+            Console.WriteLine($"beit evaluate in a fresh process: Accuracy {accuracy}");
+
+            (code, output, error) = BeitToolTests.Beit("predict", "--model", zip, "--images", test);
+            Assert.AreEqual(0, code, error);
+            var fromTool = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(',')).ToDictionary(p => p[0], p => p[1]);
+            Assert.HasCount(30, fromTool);
+
+            // The same zip in this process predicts the same classes.
+            var ml = new MLContext(seed: 1);
+            var model = ml.Model.Load(zip, out _);
+            var rows = Directory.EnumerateFiles(test, "*.png", SearchOption.AllDirectories).Select(p => new PathRow { Path = p }).ToList();
+            var here = ml.Data.CreateEnumerable<Predicted>(model.Transform(ml.Data.LoadFromEnumerable(rows)), false).ToList();
+            Assert.IsTrue(here.All(p => fromTool[p.Path] == p.PredictedLabel), "fresh-process predictions equal in-process ones");
+            double recomputed = here.Count(p => Path.GetFileName(Path.GetDirectoryName(p.Path)) == p.PredictedLabel) / (double)here.Count;
+            Assert.AreEqual(recomputed, accuracy, 1e-4, "evaluate's accuracy matches the predictions");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void AFolderWithoutClassFoldersIsExplained()
+    {
+        string folder = TinyModels.TempDirectory();
+        try
+        {
+            var (code, _, error) = BeitToolTests.Beit("finetune", "--data", folder, "--model", "tiny");
+            Assert.AreEqual(1, code);
+            StringAssert.Contains(error, "has no subfolders");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    static void WriteClassFolders(string root, List<FashionMnist.Example> examples)
+    {
+        for (int i = 0; i < examples.Count; i++)
+        {
+            string directory = Path.Combine(root, examples[i].Label.Replace('/', '_'));
+            Directory.CreateDirectory(directory);
+            File.WriteAllBytes(Path.Combine(directory, $"{i:D4}.png"), examples[i].Image);
+        }
+    }
+}
