@@ -27,9 +27,10 @@ internal static class FinetuneCommand
         var seed = new Option<int>("--seed") { Description = "Seed.", DefaultValueFactory = _ => 1 };
         var checkpoints = new Option<string?>("--checkpoints") { Description = "Folder for training checkpoints (resume with --resume)." };
         var resume = new Option<string?>("--resume") { Description = "Checkpoint folder to resume an interrupted run from." };
+        var generateCode = new Option<string?>("--generate-code") { Description = "Folder to write a C# console project that loads model.zip and predicts an image." };
         var command = new Command("finetune", "Fine-tune BEiT as an image classifier and save model.zip.")
         {
-            data, validation, model, epochs, output, batchSize, learningRate, layerDecay, warmup, imageSize, device, seed, checkpoints, resume,
+            data, validation, model, epochs, output, batchSize, learningRate, layerDecay, warmup, imageSize, device, seed, checkpoints, resume, generateCode,
         };
         command.SetAction(parse => CommandRunner.Run(() =>
         {
@@ -56,6 +57,8 @@ internal static class FinetuneCommand
                 ResumeFrom = parse.GetValue(resume),
             };
             Train(ml, train, validationRows, options, parse.GetValue(output)!);
+            if (parse.GetValue(generateCode) is { } code)
+                ConsumptionProject.Write(code, parse.GetValue(output)!);
         }));
         return command;
     }

@@ -27,13 +27,15 @@ public sealed class FinetuneToolTests
             WriteClassFolders(test, FashionMnist.Load("t10k", 30));
             string zip = Path.Combine(folder, "model.zip");
 
+            string generated = Path.Combine(folder, "consumer");
             var (code, output, error) = BeitToolTests.Beit("finetune", "--data", train, "--validation", test, "--model", "tiny", "--epochs", "2",
-                "--batch-size", "16", "--warmup-epochs", "1", "--layer-decay", "1", "--output", zip, "--device", "cpu");
+                "--batch-size", "16", "--warmup-epochs", "1", "--layer-decay", "1", "--output", zip, "--device", "cpu", "--generate-code", generated);
             Console.WriteLine(output);
             Assert.AreEqual(0, code, error);
             StringAssert.Contains(output, "Accuracy ");
             StringAssert.Contains(output, "Confusion table");
             Assert.IsTrue(File.Exists(zip));
+            Assert.IsTrue(File.Exists(Path.Combine(generated, "Program.cs")));
 
             (code, output, error) = BeitToolTests.Beit("evaluate", "--model", zip, "--data", test);
             Assert.AreEqual(0, code, error);
@@ -58,6 +60,46 @@ public sealed class FinetuneToolTests
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    [TestMethod]
+    public void TheGeneratedConsumptionProjectBuildsAndPredicts()
+    {
+        string folder = TinyModels.TempDirectory();
+        try
+        {
+            string train = Path.Combine(folder, "train");
+            var examples = FashionMnist.Load("train", 40);
+            WriteClassFolders(train, examples);
+            string zip = Path.Combine(folder, "model.zip"), generated = Path.Combine(folder, "consumer");
+            var (code, _, error) = BeitToolTests.Beit("finetune", "--data", train, "--model", "tiny", "--epochs", "1", "--batch-size", "20",
+                "--output", zip, "--device", "cpu", "--generate-code", generated);
+            Assert.AreEqual(0, code, error);
+
+            var (buildCode, buildOutput) = Run("dotnet", "build", generated, "-v", "q", "-nologo");
+            Assert.AreEqual(0, buildCode, buildOutput);
+            string image = Directory.EnumerateFiles(train, "*.png", SearchOption.AllDirectories).First();
+            string dll = Path.Combine(generated, "bin", "Debug", "net10.0", "BeitModelConsumer.dll");
+            var (runCode, runOutput) = Run("dotnet", dll, image);
+            Console.WriteLine($"generated project predicts: {runOutput.Trim()}");
+            Assert.AreEqual(0, runCode, runOutput);
+            Assert.IsTrue(FashionMnist.ClassNames.Select(c => c.Replace('/', '_')).Any(c => runOutput.StartsWith(c)), runOutput);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    static (int Code, string Output) Run(string file, params string[] arguments)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in arguments) start.ArgumentList.Add(a);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(5))) process.Kill(entireProcessTree: true);
+        return (process.ExitCode, stdout.Result + stderr.Result);
     }
 
     [TestMethod]
