@@ -36,7 +36,7 @@ public sealed class BeitModelSource
     /// <summary>A .safetensors or .pth file; <paramref name="configPath"/> or <paramref name="preset"/> supply what its weights do not determine.</summary>
     public static BeitModelSource FromFile(string path, string? configPath = null, string? preset = null) => new(path, configPath, preset);
 
-    /// <summary>A directory or file, whichever <paramref name="path"/> is.</summary>
+    /// <summary>A directory, a .safetensors/.pth file, or a model.zip written by this library (its classifier or featurizer), whichever <paramref name="path"/> is.</summary>
     public static BeitModelSource FromPath(string path) => new(path, null, null);
 
     /// <summary>Random initialisation of a preset architecture (for smoke tests and training from scratch).</summary>
@@ -56,9 +56,39 @@ public sealed class BeitModelSource
     /// <summary>The architecture of a random-initialisation source (preset or config).</summary>
     internal BeitConfig RandomArchitecture() => Config?.Clone() ?? BeitConfig.FromPreset(Preset!);
 
-    internal BeitCheckpoint Load() => Path is null
-        ? throw new InvalidOperationException("A preset or config model source has no checkpoint to load.")
-        : BeitCheckpoint.Load(Path, new BeitCheckpointOptions { ConfigPath = ConfigPath, Preset = Preset });
+    internal BeitCheckpoint Load()
+    {
+        if (Path is null)
+            throw new InvalidOperationException("A preset or config model source has no checkpoint to load.");
+        if (Path.EndsWith(".zip", StringComparison.OrdinalIgnoreCase) && File.Exists(Path))
+            return FromModelZip(Path);
+        return BeitCheckpoint.Load(Path, new BeitCheckpointOptions { ConfigPath = ConfigPath, Preset = Preset });
+    }
+
+    // An ML.NET model zip written by this library: the weights of its last BEiT transformer (a classifier to
+    // continue training, or a featurizer's backbone).
+    static BeitCheckpoint FromModelZip(string path)
+    {
+        var model = new MLContext().Model.Load(path, out _);
+        try
+        {
+            var transformers = model is IEnumerable<ITransformer> chain ? chain.ToList() : [model];
+            TorchSharp.torch.nn.Module? module = transformers.OfType<BeitImageClassificationTransformer>().LastOrDefault()?.Engine.Model
+                ?? transformers.OfType<BeitFeaturizerTransformer>().LastOrDefault()?.Engine.Model
+                ?? throw new InvalidDataException($"{path} holds no BEiT classifier or featurizer; it was not written by this library.");
+            var (config, architecture) = BeitCheckpoint.Describe(module);
+            using var scope = TorchSharp.torch.NewDisposeScope();
+            var weights = module.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().cpu().clone().DetachFromDisposeScope());
+            if (architecture == BeitArchitecture.Backbone)
+                weights = weights.ToDictionary(p => "beit." + p.Key, p => p.Value);
+            return BeitCheckpoint.FromWeights(path, config.Clone(), architecture, weights);
+        }
+        finally
+        {
+            foreach (var t in model is IEnumerable<ITransformer> chain ? chain : [model])
+                (t as IDisposable)?.Dispose();
+        }
+    }
 
     /// <summary>The preprocessor_config.json in the model's directory, if there is one.</summary>
     internal BeitPreprocessorConfig? FindPreprocessorConfig()

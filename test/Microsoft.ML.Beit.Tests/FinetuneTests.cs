@@ -148,4 +148,39 @@ public sealed class FinetuneTests
         StringAssert.Contains(unknown.Message, "has a missing label");
         StringAssert.Contains(unknown.Message, "row ");
     }
+
+    [TestMethod]
+    public void TrainingContinuesFromAModelZipAndItsBackboneFeaturizes()
+    {
+        string folder = TinyModels.TempDirectory();
+        try
+        {
+            var ml = new MLContext(seed: 1);
+            var raw = ml.Data.LoadFromEnumerable(FashionMnist.Load("train", 64));
+            var labels = ml.Transforms.Conversion.MapValueToKey("Label").Fit(raw);
+            var data = labels.Transform(raw);
+            using var first = ml.MulticlassClassification.Trainers.BeitFinetune(TinyRecipe(epochs: 1)).Fit(data);
+            string zip = Path.Combine(folder, "model.zip");
+            ml.Model.Save(labels.Append(first), raw.Schema, zip);
+            var before = ml.Data.CreateEnumerable<ScoreOnly>(first.Transform(data), false).SelectMany(r => r.Score).ToArray();
+
+            // Continue with a learning rate too small to move the weights: the model must start where it stopped.
+            var again = TinyRecipe(epochs: 1);
+            again.Model = BeitModelSource.FromPath(zip);
+            again.LearningRate = 1e-12;
+            again.MinLearningRate = 0;
+            using var continued = ml.MulticlassClassification.Trainers.BeitFinetune(again).Fit(data);
+            var after = ml.Data.CreateEnumerable<ScoreOnly>(continued.Transform(data), false).SelectMany(r => r.Score).ToArray();
+            double diff = before.Zip(after).Max(p => Math.Abs(p.First - p.Second));
+            Console.WriteLine($"continued from model.zip: probabilities moved by at most {diff:E2}");
+            Assert.IsLessThanOrEqualTo(1e-4, diff);
+
+            using var featurizer = ml.Transforms.BeitFeaturize("Features", "Image", new BeitFeaturizerOptions { Model = BeitModelSource.FromPath(zip) }).Fit(raw);
+            Assert.AreEqual(64, featurizer.FeatureSize);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }
