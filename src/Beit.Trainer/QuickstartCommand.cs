@@ -20,14 +20,15 @@ internal static class QuickstartCommand
         var data = new Option<string?>("--data") { Description = "The Fashion-MNIST IDX folder (default: samples/data/fashion-mnist of this repository)." };
         var output = new Option<string>("--output") { Description = "Folder for the images, the checkpoints and model.zip.", DefaultValueFactory = _ => "quickstart" };
         var epochs = new Option<int>("--epochs") { Description = "Epochs.", DefaultValueFactory = _ => 20 };
-        var train = new Option<int>("--train-images") { Description = "Training images (at most 2,000 are shipped).", DefaultValueFactory = _ => 2000 };
-        var command = new Command("quickstart", "Train, evaluate and save a small BEiT classifier on the bundled Fashion-MNIST subset.") { data, output, epochs, train };
+        var train = new Option<int>("--train-images") { Description = "Training images (2,000 are shipped; the full set has 60,000).", DefaultValueFactory = _ => 2000 };
+        var test = new Option<int>("--test-images") { Description = "Held-out images to evaluate on (500 are shipped; the full set has 10,000).", DefaultValueFactory = _ => 500 };
+        var command = new Command("quickstart", "Train, evaluate and save a small BEiT classifier on the bundled Fashion-MNIST subset.") { data, output, epochs, train, test };
         command.SetAction(parse => CommandRunner.Run(() =>
         {
             string source = parse.GetValue(data) ?? FindBundledData();
             string root = parse.GetValue(output)!;
             var trainRows = Extract(source, "train", Path.Combine(root, "images", "train"), parse.GetValue(train));
-            var testRows = Extract(source, "t10k", Path.Combine(root, "images", "test"), 500);
+            var testRows = Extract(source, "t10k", Path.Combine(root, "images", "test"), parse.GetValue(test));
             var ml = new MLContext(seed: 1);
             var options = new BeitFinetuneOptions
             {
