@@ -52,4 +52,33 @@ public sealed class TrainingEngineTests
         Assert.AreEqual(1e-6, schedule[30], "past the end: the final value");
         for (int i = 11; i < 30; i++) Assert.IsLessThan(schedule[i - 1], schedule[i], $"decreasing at {i}");
     }
+
+    [TestMethod]
+    public void MixupAndCutmixBlendImagesAndTargetsByTheSameWeight()
+    {
+        using var images = TorchSharp.torch.arange(4 * 3 * 8 * 8, TorchSharp.torch.ScalarType.Float32).reshape(4, 3, 8, 8);
+        using var original = images.clone();
+        using var labels = TorchSharp.torch.tensor(new long[] { 0, 1, 2, 1 });
+        var random = new Random(5);
+
+        var mixup = new MixupCutmix(mixupAlpha: 0.8, cutmixAlpha: 0, switchProbability: 0.5, labelSmoothing: 0.1, classes: 3);
+        using var mixed = images.clone();
+        using var soft = mixup.Apply(mixed, labels, random);
+        // Image 0 is lam * image 0 + (1 - lam) * image 3; its target is lam * smooth(0) + (1 - lam) * smooth(1).
+        double lam = ((mixed[0] - original[3]) / (original[0] - original[3])).mean().item<float>();
+        double off = 0.1 / 3, on = 0.9 + off;
+        Assert.AreEqual(lam * on + (1 - lam) * off, soft[0, 0].item<float>(), 1e-4);
+        Assert.AreEqual(lam * off + (1 - lam) * on, soft[0, 1].item<float>(), 1e-4);
+        Assert.AreEqual(1.0, soft.sum(1).mean().item<float>(), 1e-5);
+        Console.WriteLine($"mixup lambda {lam:F3}");
+
+        var cutmix = new MixupCutmix(mixupAlpha: 0, cutmixAlpha: 1.0, switchProbability: 0.5, labelSmoothing: 0, classes: 3);
+        using var pasted = images.clone();
+        using var cutTargets = cutmix.Apply(pasted, labels, random);
+        using var fromOther = pasted[0].eq(original[3]).all(0);
+        double pastedFraction = fromOther.to(TorchSharp.torch.ScalarType.Float32).mean().item<float>();
+        Console.WriteLine($"cutmix: {pastedFraction:P1} of image 0 comes from image 3; target weight of its class {cutTargets[0, 1].item<float>():F3}");
+        Assert.AreEqual(pastedFraction, cutTargets[0, 1].item<float>(), 1e-5, "the target weight is the pasted area");
+        Assert.AreEqual(1 - pastedFraction, cutTargets[0, 0].item<float>(), 1e-5);
+    }
 }

@@ -45,6 +45,15 @@ public sealed class BeitFinetuneOptions : BeitTrainingOptions
     /// <summary>Probability of a horizontal flip in the augmentation. Default 0.5.</summary>
     public double HorizontalFlip { get; set; } = 0.5;
 
+    /// <summary>Mixup: blend whole images with weight ~ Beta(alpha, alpha); 0 turns it off. Default 0 (unilm uses 0.8).</summary>
+    public double MixupAlpha { get; set; }
+
+    /// <summary>Cutmix: paste a box of another image covering ~ Beta(alpha, alpha) of the area; 0 turns it off. Default 0 (unilm uses 1.0).</summary>
+    public double CutmixAlpha { get; set; }
+
+    /// <summary>With both on, the probability of cutmix rather than mixup for a batch. Default 0.5.</summary>
+    public double MixupSwitchProbability { get; set; } = 0.5;
+
     /// <summary>Input image size when starting from a preset (random initialisation); null keeps the preset's. Default null.</summary>
     public int? ImageSize { get; set; }
 
@@ -61,6 +70,8 @@ public sealed class BeitFinetuneOptions : BeitTrainingOptions
         if (LabelSmoothing is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(LabelSmoothing), LabelSmoothing, "LabelSmoothing must be in [0, 1).");
         if (HeadInitScale <= 0) throw new ArgumentOutOfRangeException(nameof(HeadInitScale), HeadInitScale, "HeadInitScale must be positive.");
         if (MinCropScale is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(MinCropScale), MinCropScale, "MinCropScale must be in (0, 1].");
+        if (MixupAlpha < 0 || CutmixAlpha < 0) throw new ArgumentOutOfRangeException(nameof(MixupAlpha), "MixupAlpha and CutmixAlpha cannot be negative.");
+        if (MixupSwitchProbability is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(MixupSwitchProbability), MixupSwitchProbability, "MixupSwitchProbability must be in [0, 1].");
         if (ImageSize is < 1) throw new ArgumentOutOfRangeException(nameof(ImageSize), ImageSize, "ImageSize must be positive.");
     }
 }

@@ -58,11 +58,13 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
             if (rows == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
             int imageSize = model.Config.ImageSize;
             var augmentation = new ImageAugmentation(o.MinCropScale, 1.0, o.HorizontalFlip);
+            var mixing = new MixupCutmix(o.MixupAlpha, o.CutmixAlpha, o.MixupSwitchProbability, o.LabelSmoothing, labels.Count);
 
             IEnumerable<TrainingBatch> Batches(int epoch, int skip)
             {
                 int epochSeed = Seeds.Derive(seed, epoch);
                 var shuffled = new MLContext(epochSeed).Data.ShuffleRows(input, epochSeed, shufflePoolSize: Math.Max(1000, 4 * o.BatchSize));
+                int batchIndex = skip;
                 foreach (var (images, targets, firstRow) in reader.Batches(shuffled, o.BatchSize, skip))
                 {
                     var pixels = new float[images.Count * 3 * imageSize * imageSize];
@@ -72,8 +74,15 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
                         var prepared = o.Augment ? augmentation.Apply(images[i], imageSize, preprocessor.Resample, random) : processor.ResizeAndCrop(images[i]);
                         processor.Normalize(prepared, pixels.AsSpan(i * 3 * imageSize * imageSize, 3 * imageSize * imageSize));
                     }
-                    yield return new TrainingBatch(tensor(pixels, [images.Count, 3, imageSize, imageSize], device: device),
-                        tensor(targets, device: device), images.Count);
+                    var inputs = tensor(pixels, [images.Count, 3, imageSize, imageSize], device: device);
+                    var classes = tensor(targets, device: device);
+                    if (mixing.Enabled)
+                    {
+                        using var hard = classes;
+                        classes = mixing.Apply(inputs, hard, new Random(Seeds.Derive(seed, epoch, batchIndex, -1)));
+                    }
+                    batchIndex++;
+                    yield return new TrainingBatch(inputs, classes, images.Count);
                 }
             }
 
@@ -97,7 +106,7 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
             {
                 EpochBatches = Batches,
                 BatchesPerEpoch = (rows + o.BatchSize - 1) / o.BatchSize,
-                Loss = batch => nn.functional.cross_entropy(model.forward(batch.Inputs).Logits, batch.Targets, label_smoothing: o.LabelSmoothing),
+                Loss = batch => Loss(model.forward(batch.Inputs).Logits, batch.Targets, o.LabelSmoothing),
                 Validate = o.ValidationSet is null ? null : () => Validate()!.Value,
             });
             var trained = new BeitClassifierEngine(model, preprocessor, o.Device);
@@ -129,6 +138,12 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
             NumberDataViewType.UInt32, true, label.Annotations);
         return new SchemaShape(columns.Values);
     }
+
+    // Hard labels: cross-entropy with label smoothing. Soft targets (mixup/cutmix, already smoothed): their cross-entropy.
+    static Tensor Loss(Tensor logits, Tensor targets, double labelSmoothing) =>
+        targets.dtype == ScalarType.Int64
+            ? nn.functional.cross_entropy(logits, targets, label_smoothing: labelSmoothing)
+            : -(targets * logits.log_softmax(-1)).sum(-1).mean();
 
     static int ArgMax(float[] values)
     {

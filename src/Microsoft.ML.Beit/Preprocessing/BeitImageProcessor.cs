@@ -94,10 +94,6 @@ public sealed class BeitImageProcessor
     {
         if (height > image.Height || width > image.Width)
             throw new ArgumentException($"A {image.Width}x{image.Height} image is smaller than the {width}x{height} crop; resize it first (do_resize).");
-        int top = (image.Height - height) / 2, left = (image.Width - width) / 2;
-        var pixels = new byte[width * height * 3];
-        for (int y = 0; y < height; y++)
-            Array.Copy(image.Pixels, ((top + y) * image.Width + left) * 3, pixels, y * width * 3, width * 3);
-        return new RgbImage(width, height, pixels);
+        return image.Crop((image.Width - width) / 2, (image.Height - height) / 2, width, height);
     }
 }

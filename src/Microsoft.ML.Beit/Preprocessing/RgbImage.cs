@@ -72,6 +72,17 @@ public sealed record RgbImage(int Width, int Height, byte[] Pixels)
         return new RgbImage(info.Width, info.Height, rgb);
     }
 
+    /// <summary>The <paramref name="width"/> x <paramref name="height"/> region whose top-left pixel is (<paramref name="left"/>, <paramref name="top"/>).</summary>
+    public RgbImage Crop(int left, int top, int width, int height)
+    {
+        if (left < 0 || top < 0 || width < 1 || height < 1 || left + width > Width || top + height > Height)
+            throw new ArgumentOutOfRangeException(nameof(width), $"A {width}x{height} crop at ({left}, {top}) does not fit a {Width}x{Height} image.");
+        var pixels = new byte[width * height * 3];
+        for (int y = 0; y < height; y++)
+            Array.Copy(Pixels, ((top + y) * Width + left) * 3, pixels, y * width * 3, width * 3);
+        return new RgbImage(width, height, pixels);
+    }
+
     /// <summary>Reads and decodes an image file.</summary>
     /// <exception cref="FileNotFoundException">There is no file at <paramref name="path"/>.</exception>
     /// <exception cref="InvalidDataException">The file is not a decodable image.</exception>

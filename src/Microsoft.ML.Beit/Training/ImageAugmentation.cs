@@ -12,7 +12,7 @@ internal sealed class ImageAugmentation(double minScale = 0.08, double maxScale 
     public RgbImage Apply(RgbImage image, int size, BeitResample resample, Random random)
     {
         var (left, top, width, height) = CropBox(image.Width, image.Height, random);
-        var cropped = Crop(image, left, top, width, height);
+        var cropped = image.Crop(left, top, width, height);
         var resized = new RgbImage(size, size, PillowResampler.Resize(cropped.Pixels, width, height, 3, size, size, resample));
         return random.NextDouble() < horizontalFlip ? Flip(resized) : resized;
     }
@@ -35,14 +35,6 @@ internal sealed class ImageAugmentation(double minScale = 0.08, double maxScale 
         if (ratio < 3.0 / 4) ch = (int)Math.Round(cw / (3.0 / 4));
         else if (ratio > 4.0 / 3) cw = (int)Math.Round(ch * (4.0 / 3));
         return ((imageWidth - cw) / 2, (imageHeight - ch) / 2, cw, ch);
-    }
-
-    static RgbImage Crop(RgbImage image, int left, int top, int width, int height)
-    {
-        var pixels = new byte[width * height * 3];
-        for (int y = 0; y < height; y++)
-            Array.Copy(image.Pixels, ((top + y) * image.Width + left) * 3, pixels, y * width * 3, width * 3);
-        return new RgbImage(width, height, pixels);
     }
 
     static RgbImage Flip(RgbImage image)
