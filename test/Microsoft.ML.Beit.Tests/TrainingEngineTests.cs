@@ -81,4 +81,25 @@ public sealed class TrainingEngineTests
         Assert.AreEqual(pastedFraction, cutTargets[0, 1].item<float>(), 1e-5, "the target weight is the pasted area");
         Assert.AreEqual(1 - pastedFraction, cutTargets[0, 0].item<float>(), 1e-5);
     }
+
+    [TestMethod]
+    public void RandAugmentIsSeededAndChangesImagesWithinRange()
+    {
+        var pixels = new byte[32 * 24 * 3];
+        new Random(1).NextBytes(pixels);
+        var image = new Preprocessing.RgbImage(32, 24, pixels);
+        var policy = new RandAugment(layers: 2, magnitude: 9);
+        int changed = 0;
+        for (int seed = 0; seed < 50; seed++)
+        {
+            var a = policy.Apply(image, new Random(seed));
+            var b = policy.Apply(image, new Random(seed));
+            CollectionAssert.AreEqual(a.Pixels, b.Pixels, "the same seed gives the same image");
+            Assert.AreEqual((32, 24), (a.Width, a.Height));
+            if (!a.Pixels.SequenceEqual(pixels)) changed++;
+        }
+        Console.WriteLine($"RandAugment m9 x2 changed {changed} of 50 images (each operation applies with probability 0.5)");
+        Assert.IsTrue(changed is > 25 and < 50, "about three in four images change");
+        CollectionAssert.AreEqual(pixels, image.Pixels, "the input is not modified");
+    }
 }

@@ -36,7 +36,7 @@ public sealed class BeitFinetuneOptions : BeitTrainingOptions
     /// <summary>Scale applied to a new classifier head's initial weights (unilm <c>init_scale</c>). Default 0.001.</summary>
     public double HeadInitScale { get; set; } = 0.001;
 
-    /// <summary>Train on random resized crops (8-100 % of the area) with horizontal flips; off trains on the evaluation transform. Default true.</summary>
+    /// <summary>Train on random resized crops (8-100 % of the area) with horizontal flips and RandAugment; off trains on the evaluation transform. Default true.</summary>
     public bool Augment { get; set; } = true;
 
     /// <summary>Smallest crop area of the augmentation, as a fraction of the image. Default 0.08.</summary>
@@ -44,6 +44,12 @@ public sealed class BeitFinetuneOptions : BeitTrainingOptions
 
     /// <summary>Probability of a horizontal flip in the augmentation. Default 0.5.</summary>
     public double HorizontalFlip { get; set; } = 0.5;
+
+    /// <summary>RandAugment operations per image when <see cref="Augment"/> is on; 0 turns RandAugment off. Default 2 (unilm: rand-m9-mstd0.5-inc1).</summary>
+    public int RandAugmentLayers { get; set; } = 2;
+
+    /// <summary>RandAugment magnitude, 0 to 10 (jittered with standard deviation 0.5). Default 9.</summary>
+    public double RandAugmentMagnitude { get; set; } = 9;
 
     /// <summary>Mixup: blend whole images with weight ~ Beta(alpha, alpha); 0 turns it off. Default 0 (unilm uses 0.8).</summary>
     public double MixupAlpha { get; set; }
@@ -70,6 +76,8 @@ public sealed class BeitFinetuneOptions : BeitTrainingOptions
         if (LabelSmoothing is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(LabelSmoothing), LabelSmoothing, "LabelSmoothing must be in [0, 1).");
         if (HeadInitScale <= 0) throw new ArgumentOutOfRangeException(nameof(HeadInitScale), HeadInitScale, "HeadInitScale must be positive.");
         if (MinCropScale is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(MinCropScale), MinCropScale, "MinCropScale must be in (0, 1].");
+        if (RandAugmentLayers < 0) throw new ArgumentOutOfRangeException(nameof(RandAugmentLayers), RandAugmentLayers, "RandAugmentLayers cannot be negative.");
+        if (RandAugmentMagnitude is < 0 or > 10) throw new ArgumentOutOfRangeException(nameof(RandAugmentMagnitude), RandAugmentMagnitude, "RandAugmentMagnitude must be in [0, 10].");
         if (MixupAlpha < 0 || CutmixAlpha < 0) throw new ArgumentOutOfRangeException(nameof(MixupAlpha), "MixupAlpha and CutmixAlpha cannot be negative.");
         if (MixupSwitchProbability is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(MixupSwitchProbability), MixupSwitchProbability, "MixupSwitchProbability must be in [0, 1].");
         if (ImageSize is < 1) throw new ArgumentOutOfRangeException(nameof(ImageSize), ImageSize, "ImageSize must be positive.");

@@ -57,7 +57,8 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
             int rows = reader.CountRows(input);
             if (rows == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
             int imageSize = model.Config.ImageSize;
-            var augmentation = new ImageAugmentation(o.MinCropScale, 1.0, o.HorizontalFlip);
+            var augmentation = new ImageAugmentation(o.MinCropScale, 1.0, o.HorizontalFlip,
+                o.RandAugmentLayers > 0 ? new RandAugment(o.RandAugmentLayers, o.RandAugmentMagnitude) : null);
             var mixing = new MixupCutmix(o.MixupAlpha, o.CutmixAlpha, o.MixupSwitchProbability, o.LabelSmoothing, labels.Count);
 
             IEnumerable<TrainingBatch> Batches(int epoch, int skip)

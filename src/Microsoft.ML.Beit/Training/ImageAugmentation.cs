@@ -4,9 +4,10 @@ namespace Microsoft.ML.Beit.Training;
 
 /// <summary>
 /// Training-time image augmentation as torchvision's <c>RandomResizedCrop</c> (area 8-100 %, aspect 3/4-4/3,
-/// ten tries then a center crop) followed by a random horizontal flip. Deterministic for a given random source.
+/// ten tries then a center crop), a random horizontal flip and optionally a RandAugment policy (timm's order).
+/// Deterministic for a given random source.
 /// </summary>
-internal sealed class ImageAugmentation(double minScale = 0.08, double maxScale = 1.0, double horizontalFlip = 0.5)
+internal sealed class ImageAugmentation(double minScale = 0.08, double maxScale = 1.0, double horizontalFlip = 0.5, RandAugment? policy = null)
 {
     /// <summary>Crops a random box, resizes it to <paramref name="size"/> x <paramref name="size"/> and maybe flips it.</summary>
     public RgbImage Apply(RgbImage image, int size, BeitResample resample, Random random)
@@ -14,7 +15,8 @@ internal sealed class ImageAugmentation(double minScale = 0.08, double maxScale 
         var (left, top, width, height) = CropBox(image.Width, image.Height, random);
         var cropped = image.Crop(left, top, width, height);
         var resized = new RgbImage(size, size, PillowResampler.Resize(cropped.Pixels, width, height, 3, size, size, resample));
-        return random.NextDouble() < horizontalFlip ? Flip(resized) : resized;
+        var flipped = random.NextDouble() < horizontalFlip ? Flip(resized) : resized;
+        return policy is null ? flipped : policy.Apply(flipped, random);
     }
 
     (int Left, int Top, int Width, int Height) CropBox(int imageWidth, int imageHeight, Random random)
