@@ -51,4 +51,35 @@ public sealed class PreprocessingTests
             foreach (var t in expected.Values) t.Dispose();
         }
     }
+
+    [TestMethod]
+    public void ReadsBothPreprocessorConfigFormsAndCropsAtTheCentre()
+    {
+        var legacy = BeitPreprocessorConfig.FromJson("""
+            {"feature_extractor_type": "BeitFeatureExtractor", "do_resize": true, "size": 224, "resample": 2,
+             "do_center_crop": false, "crop_size": 224, "do_normalize": true, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}
+            """);
+        Assert.AreEqual((224, 224), legacy.OutputSize);
+        Assert.AreEqual(BeitResample.Bilinear, legacy.Resample);
+
+        var current = BeitPreprocessorConfig.FromJson("""
+            {"image_processor_type": "BeitImageProcessor", "size": {"height": 40, "width": 50}, "resample": 3,
+             "do_center_crop": true, "crop_size": {"height": 32, "width": 32}, "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}
+            """);
+        Assert.AreEqual((32, 32), current.OutputSize);
+        var pixels = new byte[60 * 45 * 3];
+        new Random(2).NextBytes(pixels);
+        var image = new RgbImage(60, 45, pixels);
+        var processed = new BeitImageProcessor(current).ResizeAndCrop(image);
+        var resized = new BeitImageProcessor(new BeitPreprocessorConfig { ResizeHeight = 40, ResizeWidth = 50, Resample = BeitResample.Bicubic }).ResizeAndCrop(image);
+        CollectionAssert.AreEqual(resized.Crop(9, 4, 32, 32).Pixels, processed.Pixels, "center crop: left (50-32)/2, top (40-32)/2");
+        var values = new BeitImageProcessor(current).Process(image);
+        Assert.AreEqual((processed.Pixels[0] / 255f - 0.485f) / 0.229f, values[0], 1e-5, "ImageNet mean/std normalisation, channels first");
+
+        var shortest = BeitPreprocessorConfig.FromJson("""{"size": {"shortest_edge": 30}, "do_center_crop": false}""");
+        Assert.IsNull(shortest.OutputSize, "a shortest-edge resize without a crop has no fixed size");
+        Assert.AreEqual((30, 40), (new BeitImageProcessor(shortest).ResizeAndCrop(image).Height, new BeitImageProcessor(shortest).ResizeAndCrop(image).Width));
+
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => BeitPreprocessorConfig.FromJson("""{"resample": 0}""")).Message, "resample 0");
+    }
 }
