@@ -27,6 +27,6 @@ public sealed class BeitDropPath : nn.Module<Tensor, Tensor>
         Array.Fill(shape, 1L);
         shape[0] = input.shape[0];
         var keep = empty(shape, input.dtype, input.device).bernoulli_(1 - Rate);
-        return (input * keep / (1 - Rate)).MoveToOuterDisposeScope();
+        return ScalarOps.Mul(input * keep, 1 / (1 - Rate)).MoveToOuterDisposeScope();
     }
 }

@@ -56,7 +56,8 @@ public sealed class BeitEmbeddings : nn.Module<Tensor, Tensor?, Tensor>
                 throw new ArgumentException(
                     $"bool_masked_pos must be [{batch}, {embeddings.shape[1]}]; got [{string.Join(", ", boolMaskedPos.shape)}].");
             var w = boolMaskedPos.unsqueeze(-1).to(embeddings.dtype, embeddings.device);
-            embeddings = embeddings * (1 - w) + mask_token.expand(batch, embeddings.shape[1], -1) * w;
+            // x * (1 - w) + mask * w, with w in {0, 1}: written as a difference so no temporary scalar is needed.
+            embeddings = embeddings - embeddings * w + mask_token.expand(batch, embeddings.shape[1], -1) * w;
         }
         embeddings = cat([cls_token.expand(batch, -1, -1), embeddings], dim: 1);
         if (position_embeddings is not null)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.ML.Beit.Checkpoints;
+using Microsoft.ML.Beit.Modeling;
 using Microsoft.ML.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -35,23 +36,21 @@ internal sealed class TrainingTask
 }
 
 /// <summary>
-/// The one training loop every BEiT trainer shares: AdamW over layer-decayed parameter groups, warmup + cosine
+/// The one training loop every BEiT trainer shares: AdamW (<see cref="BeitAdamW"/>) over layer-decayed parameter groups, warmup + cosine
 /// schedule per optimizer step, gradient accumulation and clipping, seeded randomness per micro-batch (so a resumed
 /// run repeats an uninterrupted one on the CPU), validation with early stopping and restore of the best weights,
 /// atomic checkpoints, cancellation and progress.
 /// </summary>
 internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module model, int numLayers, int seed, IChannel channel)
 {
-    const string StateFile = "state.json", WeightsFile = "model.safetensors", OptimizerFile = "optimizer.bin", BestFile = "best.safetensors";
+    const string StateFile = "state.json", WeightsFile = "model.safetensors", OptimizerFile = "optimizer.safetensors", BestFile = "best.safetensors";
 
     sealed record LoopState(int Epoch, int BatchInEpoch, int Step, double? BestMetric, int EpochsWithoutImprovement, double? LastMetric);
 
     public void Run(TrainingTask task)
     {
         var groups = BeitLayerDecay.Groups(model, numLayers, options.LayerDecay, options.WeightDecay);
-        var optimizer = optim.AdamW(groups.Select(g => new AdamW.ParamGroup(g.Parameters, options.LearningRate, options.Betas.Beta1,
-            options.Betas.Beta2, options.Epsilon, g.WeightDecay, false, false)), options.LearningRate, options.Betas.Beta1, options.Betas.Beta2,
-            options.Epsilon, options.WeightDecay);
+        using var optimizer = new BeitAdamW(groups, options.Betas.Beta1, options.Betas.Beta2, options.Epsilon);
         int stepsPerEpoch = (task.BatchesPerEpoch + options.AccumulationSteps - 1) / options.AccumulationSteps;
         int totalSteps = stepsPerEpoch * options.Epochs;
         var schedule = new CosineSchedule(options.LearningRate, options.MinLearningRate, totalSteps, (int)(options.WarmupEpochs * stepsPerEpoch));
@@ -79,7 +78,7 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
                     // Stochastic depth and dropout draw from a generator seeded by position, not history.
                     manual_seed(Seeds.Derive(seed, epoch, batchInEpoch));
                     var loss = task.Loss(batch);
-                    (loss / options.AccumulationSteps).backward();
+                    (options.AccumulationSteps == 1 ? loss : ScalarOps.Mul(loss, 1.0 / options.AccumulationSteps)).backward();
                     stepLoss += loss.item<float>();
                     stepBatches++;
                     images += batch.Count;
@@ -88,12 +87,10 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
                 if (batchInEpoch % options.AccumulationSteps != 0 && batchInEpoch != task.BatchesPerEpoch) continue;
 
                 double lr = schedule[step];
-                foreach (var (group, parameterGroup) in optimizer.ParamGroups.Zip(groups))
-                    group.LearningRate = lr * parameterGroup.LearningRateScale;
                 if (options.ClipGradient is double clip)
                     nn.utils.clip_grad_norm_(model.parameters(), clip);
-                optimizer.step();
-                optimizer.zero_grad();
+                optimizer.Step(lr);
+                model.zero_grad();
                 step++;
                 double meanLoss = stepLoss / stepBatches;
                 if (!double.IsFinite(meanLoss))
@@ -154,7 +151,7 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
 
     // A checkpoint is a folder written beside its final name and renamed into place, so a crash mid-write
     // leaves the previous checkpoint intact; "latest" names the newest one.
-    void SaveCheckpoint(LoopState state, AdamW optimizer, Dictionary<string, Tensor>? best)
+    void SaveCheckpoint(LoopState state, BeitAdamW optimizer, Dictionary<string, Tensor>? best)
     {
         if (options.CheckpointDirectory is not { } root) return;
         Directory.CreateDirectory(root);
@@ -164,7 +161,7 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
         using (var scope = NewDisposeScope())
             SafetensorsFile.Write(Path.Combine(partial, WeightsFile), model.state_dict());
         if (best is not null) SafetensorsFile.Write(Path.Combine(partial, BestFile), best);
-        optimizer.save_state_dict(Path.Combine(partial, OptimizerFile));
+        optimizer.Save(Path.Combine(partial, OptimizerFile));
         File.WriteAllText(Path.Combine(partial, StateFile), JsonSerializer.Serialize(state));
         if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
         Directory.Move(partial, final);
@@ -173,7 +170,7 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
         channel.Trace($"checkpoint {final}");
     }
 
-    (LoopState, Dictionary<string, Tensor>?) Resume(string path, AdamW optimizer)
+    (LoopState, Dictionary<string, Tensor>?) Resume(string path, BeitAdamW optimizer)
     {
         string folder = File.Exists(Path.Combine(path, "latest")) ? Path.Combine(path, File.ReadAllText(Path.Combine(path, "latest")).Trim()) : path;
         if (!File.Exists(Path.Combine(folder, StateFile)))
@@ -189,7 +186,7 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
         {
             foreach (var t in weights.Values) t.Dispose();
         }
-        optimizer.load_state_dict(Path.Combine(folder, OptimizerFile));
+        optimizer.Load(Path.Combine(folder, OptimizerFile));
         string bestPath = Path.Combine(folder, BestFile);
         var best = File.Exists(bestPath) ? SafetensorsFile.Read(bestPath) : null;
         channel.Info($"resumed from {folder} at epoch {state.Epoch + 1}, step {state.Step}");

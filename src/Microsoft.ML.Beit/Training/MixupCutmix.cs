@@ -1,3 +1,4 @@
+using Microsoft.ML.Beit.Modeling;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Beit.Training;
@@ -38,12 +39,16 @@ internal sealed class MixupCutmix(double mixupAlpha, double cutmixAlpha, double 
         }
         else
         {
-            images.mul_(lambda).add_(reversed, alpha: 1 - lambda);
+            using var mixed = ScalarOps.Blend(images, lambda, reversed, 1 - lambda);
+            images.copy_(mixed);
         }
         double off = labelSmoothing / classes, on = 1 - labelSmoothing + off;
-        using var oneHot = nn.functional.one_hot(labels, classes).to(ScalarType.Float32) * (on - off) + off;
-        using var flipped = oneHot.flip(0);
-        return oneHot * lambda + flipped * (1 - lambda);
+        using var hot = nn.functional.one_hot(labels, classes).to(ScalarType.Float32);
+        using var scaled = ScalarOps.Mul(hot, on - off);
+        using var offset = full_like(scaled, off);
+        using var smooth = scaled.add(offset);
+        using var flipped = smooth.flip(0);
+        return ScalarOps.Blend(smooth, lambda, flipped, 1 - lambda);
     }
 
     /// <summary>Beta(a, a) from two gamma draws (Marsaglia-Tsang), so a seeded <see cref="Random"/> repeats it.</summary>
