@@ -185,4 +185,51 @@ public sealed class FinetuneTests
             Directory.Delete(folder, recursive: true);
         }
     }
+
+    [TestMethod]
+    public void StartsFromAPretrainingCheckpointWithASharedBiasAndKeepsTheBestEpoch()
+    {
+        string folder = TinyModels.TempDirectory();
+        try
+        {
+            // A pt22k-style checkpoint: masked image modeling, one relative position table shared by all blocks.
+            string pretrained = FeaturizerTests.SaveTinyMaskedImageModel(folder);
+            using var source = Checkpoints.BeitCheckpoint.Load(pretrained);
+            var shared = source.Weights["beit.encoder.relative_position_bias.relative_position_bias_table"];
+
+            var ml = new MLContext(seed: 1);
+            var raw = ml.Data.LoadFromEnumerable(FashionMnist.Load("train", 96));
+            var labels = ml.Transforms.Conversion.MapValueToKey("Label").Fit(raw);
+            var data = labels.Transform(raw);
+            var progress = new List<BeitTrainingProgress>();
+            var options = new BeitFinetuneOptions
+            {
+                Model = BeitModelSource.FromDirectory(pretrained),
+                Epochs = 4, BatchSize = 32, LearningRate = 1e-12, MinLearningRate = 0, WarmupEpochs = 0, Seed = 3,
+                ValidationSet = data, EarlyStoppingPatience = 2, Progress = new SyncProgress(progress.Add),
+            };
+            using var model = ml.MulticlassClassification.Trainers.BeitFinetune(options).Fit(data);
+
+            var config = model.ModelConfig;
+            Assert.IsTrue(config.UseRelativePositionBias && !config.UseSharedRelativePositionBias, "fine-tuning gives every block its own table");
+            var blockTable = model.Engine.Model.beit.encoder.layer[2].attention.attention.relative_position_bias!.relative_position_bias_table;
+            Assert.AreEqual(0.0, ReferenceData.MaxAbsDiff(blockTable.detach().cpu(), shared), "each block starts from the shared table");
+            Assert.IsNotNull(model.Engine.Model.beit.pooler, "mean pooling with a new LayerNorm");
+
+            // With a learning rate too small to change anything, validation accuracy never improves after epoch 1:
+            // early stopping ends the run after epoch 1 + patience 2.
+            var validations = progress.Where(p => double.IsNaN(p.Loss)).ToList();
+            Console.WriteLine($"validation accuracies by epoch: {string.Join(", ", validations.Select(p => $"{p.Epoch}: {p.ValidationMetric:F3}"))}");
+            Assert.HasCount(3, validations, "stopped early after 3 of 4 epochs");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    sealed class SyncProgress(Action<BeitTrainingProgress> report) : IProgress<BeitTrainingProgress>
+    {
+        public void Report(BeitTrainingProgress value) => report(value);
+    }
 }
