@@ -19,7 +19,7 @@ internal static class BeitActivation
     {
         "gelu" => x => nn.functional.gelu(x),
         "gelu_new" or "gelu_pytorch_tanh" or "gelu_fast" => TanhGelu,
-        "quick_gelu" => x => x * torch.sigmoid(1.702 * x),
+        "quick_gelu" => x => x * torch.sigmoid(ScalarOps.Mul(x, 1.702)),
         "relu" => x => nn.functional.relu(x),
         "silu" or "swish" => x => nn.functional.silu(x),
         _ => throw new InvalidDataException($"hidden_act '{name}' is not supported; expected one of {string.Join(", ", Known)}."),
@@ -29,7 +29,9 @@ internal static class BeitActivation
     static Tensor TanhGelu(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var inner = (x + 0.044715 * x.pow(3)) * Math.Sqrt(2.0 / Math.PI);
-        return (0.5 * x * (1 + inner.tanh())).MoveToOuterDisposeScope();
+        using var three = 3.ToScalar();
+        var inner = ScalarOps.Mul(ScalarOps.Add(x, ScalarOps.Mul(x.pow(three), 0.044715)), Math.Sqrt(2.0 / Math.PI));
+        using var one = 1.ToScalar();
+        return ScalarOps.Mul(x * inner.tanh().add(one), 0.5).MoveToOuterDisposeScope();
     }
 }

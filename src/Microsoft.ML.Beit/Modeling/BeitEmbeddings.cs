@@ -57,11 +57,11 @@ public sealed class BeitEmbeddings : nn.Module<Tensor, Tensor?, Tensor>
                     $"bool_masked_pos must be [{batch}, {embeddings.shape[1]}]; got [{string.Join(", ", boolMaskedPos.shape)}].");
             var w = boolMaskedPos.unsqueeze(-1).to(embeddings.dtype, embeddings.device);
             // x * (1 - w) + mask * w, with w in {0, 1}: written as a difference so no temporary scalar is needed.
-            embeddings = embeddings - embeddings * w + mask_token.expand(batch, embeddings.shape[1], -1) * w;
+            embeddings = ScalarOps.Add(ScalarOps.Sub(embeddings, embeddings * w), mask_token.expand(batch, embeddings.shape[1], -1) * w);
         }
         embeddings = cat([cls_token.expand(batch, -1, -1), embeddings], dim: 1);
         if (position_embeddings is not null)
-            embeddings = embeddings + position_embeddings;
+            embeddings = ScalarOps.Add(embeddings, position_embeddings);
         return dropout.forward(embeddings).MoveToOuterDisposeScope();
     }
 }

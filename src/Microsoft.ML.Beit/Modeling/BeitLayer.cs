@@ -53,11 +53,11 @@ public sealed class BeitLayer : nn.Module<Tensor, Tensor?, bool, (Tensor Output,
         using var scope = NewDisposeScope();
         var (attended, probabilities) = attention.forward(layernorm_before.forward(hiddenStates), sharedBias, outputAttentions);
         if (lambda_1 is not null) attended = lambda_1 * attended;
-        var x = hiddenStates + drop_path.forward(attended);
+        var x = ScalarOps.Add(hiddenStates, drop_path.forward(attended));
 
         var mlp = output.forward(intermediate.forward(layernorm_after.forward(x)));
         if (lambda_2 is not null) mlp = lambda_2 * mlp;
-        x = x + drop_path.forward(mlp);
+        x = ScalarOps.Add(x, drop_path.forward(mlp));
         return (x.MoveToOuterDisposeScope(), probabilities?.MoveToOuterDisposeScope());
     }
 }

@@ -57,7 +57,7 @@ public sealed class BeitSelfAttention : nn.Module<Tensor, Tensor?, bool, (Tensor
 
         Tensor? bias = relative_position_bias?.forward();
         if (sharedBias is not null)
-            bias = bias is null ? sharedBias : bias + sharedBias;
+            bias = bias is null ? sharedBias : ScalarOps.Add(bias, sharedBias);
         if (bias is not null && bias.dtype != q.dtype)
             bias = bias.to(q.dtype);
 
@@ -66,8 +66,8 @@ public sealed class BeitSelfAttention : nn.Module<Tensor, Tensor?, bool, (Tensor
         double dropout = training ? _dropout : 0.0;
         if (outputAttentions)
         {
-            var scores = matmul(q * (1.0 / Math.Sqrt(_headSize)), k.transpose(-1, -2));
-            if (bias is not null) scores = scores + bias;
+            var scores = matmul(ScalarOps.Mul(q, 1.0 / Math.Sqrt(_headSize)), k.transpose(-1, -2));
+            if (bias is not null) scores = ScalarOps.Add(scores, bias);
             probabilities = scores.softmax(-1);
             context = matmul(nn.functional.dropout(probabilities, dropout, training), v);
         }
