@@ -64,7 +64,8 @@ internal static class FinetuneCommand
     }
 
     /// <summary>Trains, reports progress and metrics, and saves the model zip; shared with <c>beit quickstart</c>.</summary>
-    public static ITransformer Train(MLContext ml, List<LabeledImage> train, List<LabeledImage>? validation, BeitFinetuneOptions options, string output)
+    public static ITransformer Train(MLContext ml, List<LabeledImage> train, List<LabeledImage>? validation, BeitFinetuneOptions options, string output,
+        List<LabeledImage>? test = null)
     {
         var trainData = ml.Data.LoadFromEnumerable(train);
         var mapLabels = ml.Transforms.Conversion.MapValueToKey("Label").Fit(trainData);
@@ -78,9 +79,11 @@ internal static class FinetuneCommand
         var model = mapLabels.Append(classifier)
             .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel", "PredictedLabelKey").Fit(classifier.Transform(mapLabels.Transform(trainData))));
         Console.Error.WriteLine();
-        if (validationData is not null)
+        // Metrics on the test images when given (held out from training and from choosing the best epoch), else on the validation data.
+        if ((test ?? validation) is { } evaluation)
         {
-            var metrics = ClassificationReport.Evaluate(ml, model.Transform(ml.Data.LoadFromEnumerable(validation!)));
+            Console.WriteLine($"Metrics on {evaluation.Count} {(test is null ? "validation" : "held-out test")} images:");
+            var metrics = ClassificationReport.Evaluate(ml, model.Transform(ml.Data.LoadFromEnumerable(evaluation)));
             ClassificationReport.Print(metrics, classifier.LabelNames);
         }
         ml.Model.Save(model, trainData.Schema, output);

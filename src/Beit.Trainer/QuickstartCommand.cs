@@ -51,7 +51,10 @@ internal static class QuickstartCommand
                 Augment = false,
                 Seed = 7,
             };
-            FinetuneCommand.Train(ml, trainRows, testRows, options, Path.Combine(root, "model.zip"));
+            // Every tenth training image validates (and picks the best epoch); the test images only measure the result.
+            var validationRows = trainRows.Where((_, i) => i % 10 == 9).ToList();
+            var fitRows = trainRows.Where((_, i) => i % 10 != 9).ToList();
+            FinetuneCommand.Train(ml, fitRows, validationRows, options, Path.Combine(root, "model.zip"), testRows);
             Console.WriteLine($"Next: dotnet run --project src/Beit.Trainer -- predict --model {Path.Combine(root, "model.zip")} --images {Path.Combine(root, "images", "test", "Bag")}");
         }));
         return command;

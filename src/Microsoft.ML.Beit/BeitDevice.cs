@@ -13,6 +13,25 @@ public static class BeitDevice
     public const string Choices = "auto, cpu, cuda, cuda:N";
 
     /// <summary>
+    /// The device name to use on this machine for one saved with a model: a CUDA device when it is there, else
+    /// <c>cpu</c>, so that a model trained on a GPU scores on a CPU-only machine.
+    /// </summary>
+    public static string Available(string savedDevice)
+    {
+        string spec = string.IsNullOrWhiteSpace(savedDevice) ? "auto" : savedDevice.Trim().ToLowerInvariant();
+        if (!spec.StartsWith("cuda", StringComparison.Ordinal)) return spec;
+        try
+        {
+            Resolve(spec);
+            return spec;
+        }
+        catch (ArgumentException)
+        {
+            return "cpu";
+        }
+    }
+
+    /// <summary>
     /// Resolves a device name. <c>null</c> or empty means <c>auto</c>.
     /// </summary>
     /// <exception cref="ArgumentException">The name is not one of <see cref="Choices"/>, or names a CUDA device that is not there.</exception>

@@ -56,26 +56,31 @@ public sealed class BeitModelSource
     /// <summary>The architecture of a random-initialisation source (preset or config).</summary>
     internal BeitConfig RandomArchitecture() => Config?.Clone() ?? BeitConfig.FromPreset(Preset!);
 
+    // A model zip carries its preprocessing; it is remembered when the zip is loaded.
+    BeitPreprocessorConfig? _zipPreprocessor;
+
     internal BeitCheckpoint Load()
     {
         if (Path is null)
             throw new InvalidOperationException("A preset or config model source has no checkpoint to load.");
         if (Path.EndsWith(".zip", StringComparison.OrdinalIgnoreCase) && File.Exists(Path))
-            return FromModelZip(Path);
+            return FromModelZip(Path, out _zipPreprocessor);
         return BeitCheckpoint.Load(Path, new BeitCheckpointOptions { ConfigPath = ConfigPath, Preset = Preset });
     }
 
     // An ML.NET model zip written by this library: the weights of its last BEiT transformer (a classifier to
     // continue training, or a featurizer's backbone).
-    static BeitCheckpoint FromModelZip(string path)
+    static BeitCheckpoint FromModelZip(string path, out BeitPreprocessorConfig preprocessor)
     {
         var model = new MLContext().Model.Load(path, out _);
         try
         {
             var transformers = model is IEnumerable<ITransformer> chain ? chain.ToList() : [model];
-            TorchSharp.torch.nn.Module? module = transformers.OfType<BeitImageClassificationTransformer>().LastOrDefault()?.Engine.Model
-                ?? transformers.OfType<BeitFeaturizerTransformer>().LastOrDefault()?.Engine.Model
+            var classifier = transformers.OfType<BeitImageClassificationTransformer>().LastOrDefault();
+            var featurizer = transformers.OfType<BeitFeaturizerTransformer>().LastOrDefault();
+            TorchSharp.torch.nn.Module module = classifier?.Engine.Model ?? featurizer?.Engine.Model
                 ?? throw new InvalidDataException($"{path} holds no BEiT classifier or featurizer; it was not written by this library.");
+            preprocessor = classifier?.Engine.Processor.Config ?? featurizer!.Preprocessor;
             var (config, architecture) = BeitCheckpoint.Describe(module);
             using var scope = TorchSharp.torch.NewDisposeScope();
             var weights = module.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().cpu().clone().DetachFromDisposeScope());
@@ -93,6 +98,7 @@ public sealed class BeitModelSource
     /// <summary>The preprocessor_config.json in the model's directory, if there is one.</summary>
     internal BeitPreprocessorConfig? FindPreprocessorConfig()
     {
+        if (_zipPreprocessor is not null) return _zipPreprocessor;
         if (Path is null) return null;
         string directory = Directory.Exists(Path) ? Path : System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!;
         string file = System.IO.Path.Combine(directory, "preprocessor_config.json");

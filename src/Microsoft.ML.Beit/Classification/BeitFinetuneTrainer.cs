@@ -42,7 +42,8 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
                 throw new ArgumentException($"The validation set's label column '{o.LabelColumnName}' has classes [{string.Join(", ", validationLabels)}] " +
                     $"but the training data's are [{string.Join(", ", labels)}]; map both with the same MapValueToKey transformer.");
         }
-        int seed = o.Seed ?? _host.Rand.Next();
+        // A resumed run reuses the interrupted run's seed, so that its data order and augmentations repeat.
+        int seed = o.Seed ?? (o.ResumeFrom is { } resume ? BeitTrainingLoop.ResumedSeed(resume) : null) ?? _host.Rand.Next();
         if (o.Threads is int threads) set_num_threads(threads);
         using var channel = _host.Start("BeitFinetune");
 
@@ -52,11 +53,21 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
             var device = BeitDevice.Resolve(o.Device);
             model.to(device);
             var preprocessor = o.Preprocessor ?? o.Model!.FindPreprocessorConfig() ?? BeitPreprocessorConfig.Pt22k(model.Config.ImageSize);
+            if (preprocessor.OutputSize is not { } size || size.Height != model.Config.ImageSize || size.Width != model.Config.ImageSize)
+                throw new ArgumentException(
+                    $"The preprocessing gives {(preprocessor.OutputSize is { } s ? $"{s.Height}x{s.Width}" : "variable-size")} images but the model takes " +
+                    $"{model.Config.ImageSize}x{model.Config.ImageSize}; set BeitFinetuneOptions.Preprocessor's resize (and crop) size to {model.Config.ImageSize}.");
             var processor = new BeitImageProcessor(preprocessor);
-            var reader = new LabeledImageReader(o.ImageColumnName, o.LabelColumnName, labels.Count);
+            var reader = new LabeledImageReader(o.ImageColumnName, o.LabelColumnName, labels.Count, "training data");
+            var validationReader = new LabeledImageReader(o.ImageColumnName, o.LabelColumnName, labels.Count, "validation set");
             int rows = reader.CountRows(input);
             if (rows == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
             int imageSize = model.Config.ImageSize;
+            // Paths are cheap to hold, so data given as paths is shuffled whole; decoded or encoded images through a pool.
+            bool paths = input.Schema[o.ImageColumnName].Type is TextDataViewType;
+            int shufflePool = paths ? Math.Max(rows, 1000) : Math.Max(1000, 4 * o.BatchSize);
+            if (!paths && rows > shufflePool && !input.CanShuffle)
+                channel.Warning($"Shuffling through a pool of {shufflePool} rows: if the data is sorted (for example by class), shuffle it first.");
             var augmentation = new ImageAugmentation(o.MinCropScale, 1.0, o.HorizontalFlip,
                 o.RandAugmentLayers > 0 ? new RandAugment(o.RandAugmentLayers, o.RandAugmentMagnitude) : null);
             var mixing = new MixupCutmix(o.MixupAlpha, o.CutmixAlpha, o.MixupSwitchProbability, o.LabelSmoothing, labels.Count);
@@ -64,7 +75,7 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
             IEnumerable<TrainingBatch> Batches(int epoch, int skip)
             {
                 int epochSeed = Seeds.Derive(seed, epoch);
-                var shuffled = new MLContext(epochSeed).Data.ShuffleRows(input, epochSeed, shufflePoolSize: Math.Max(1000, 4 * o.BatchSize));
+                var shuffled = new MLContext(epochSeed).Data.ShuffleRows(input, epochSeed, shufflePoolSize: shufflePool);
                 int batchIndex = skip;
                 foreach (var (images, targets, firstRow) in reader.Batches(shuffled, o.BatchSize, skip))
                 {
@@ -92,7 +103,7 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
                 if (o.ValidationSet is null) return null;
                 var engine = new BeitClassifierEngine(model, preprocessor, o.Device);
                 long correct = 0, total = 0;
-                foreach (var (images, targets, _) in reader.Batches(o.ValidationSet, o.BatchSize, 0))
+                foreach (var (images, targets, _) in validationReader.Batches(o.ValidationSet, o.BatchSize, 0))
                 {
                     var probabilities = engine.Probabilities(images);
                     for (int i = 0; i < images.Count; i++)

@@ -167,9 +167,18 @@ public sealed class BeitImageClassificationTransformer : ITransformer, IDisposab
             model.Dispose();
             throw;
         }
-        var engine = new BeitClassifierEngine(model,
-            BeitPreprocessorConfig.FromJson(settings["preprocessor"]!.ToJsonString(), "the model zip's preprocessor config"),
-            settings["device"]!.GetValue<string>());
+        BeitClassifierEngine engine;
+        try
+        {
+            engine = new BeitClassifierEngine(model,
+                BeitPreprocessorConfig.FromJson(settings["preprocessor"]!.ToJsonString(), "the model zip's preprocessor config"),
+                BeitDevice.Available(settings["device"]!.GetValue<string>()));
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
         return new BeitImageClassificationTransformer(env, engine, settings["image_column"]!.GetValue<string>(),
             settings["score_column"]!.GetValue<string>(), settings["predicted_label_column"]!.GetValue<string>(),
             settings["batch_size"]!.GetValue<int>(), Enum.Parse<BeitInvalidImageHandling>(settings["invalid_image"]!.GetValue<string>()));

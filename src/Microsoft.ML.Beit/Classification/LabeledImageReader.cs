@@ -5,7 +5,7 @@ using Microsoft.ML.Data;
 namespace Microsoft.ML.Beit.Classification;
 
 /// <summary>Streams (image, class index) batches from an image column and a key label column.</summary>
-internal sealed class LabeledImageReader(string imageColumn, string labelColumn, int classes)
+internal sealed class LabeledImageReader(string imageColumn, string labelColumn, int classes, string dataName)
 {
     /// <summary>Rows in the data (counted with a cursor when the view does not know, reading no column).</summary>
     public int CountRows(IDataView data)
@@ -36,7 +36,7 @@ internal sealed class LabeledImageReader(string imageColumn, string labelColumn,
         uint key = 0;
         while (cursor.MoveNext())
         {
-            string where = $"row {row} (columns '{imageColumn}', '{labelColumn}')";
+            string where = $"row {row} of the {dataName} (columns '{imageColumn}', '{labelColumn}')";
             getLabel(ref key);
             if (key == 0 || key > classes)
                 throw new InvalidOperationException($"{where} has a missing label (a value the label's MapValueToKey did not know); remove such rows or map them first.");

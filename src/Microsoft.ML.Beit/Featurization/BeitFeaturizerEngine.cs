@@ -37,6 +37,7 @@ internal sealed class BeitFeaturizerEngine : IDisposable
                 $"The preprocessing gives {(preprocessor.OutputSize is { } s ? $"{s.Height}x{s.Width}" : "variable-size")} images but the model takes " +
                 $"{Config.ImageSize}x{Config.ImageSize}; set the resize (and crop) size to {Config.ImageSize}.");
         Processor = new BeitImageProcessor(preprocessor);
+        _device = BeitDevice.Resolve(device);
 
         _model = checkpoint.CreateModel();
         (_backbone, _maskedImageModelingNorm) = _model switch
@@ -46,7 +47,6 @@ internal sealed class BeitFeaturizerEngine : IDisposable
             BeitModel b => (b, null),
             _ => throw new InvalidOperationException("unreachable"),
         };
-        _device = BeitDevice.Resolve(device);
         DeviceName = device;
         _model.to(_device);
         _model.eval();
@@ -89,7 +89,7 @@ internal sealed class BeitFeaturizerEngine : IDisposable
         var patches = tokens.narrow(1, 1, tokens.shape[1] - 1);
         Tensor features = Pooling switch
         {
-            BeitPooling.Mean when last && output.PoolerOutput is not null => output.PoolerOutput,
+            BeitPooling.Mean when last && output.PoolerOutput is not null && Config.UseMeanPooling => output.PoolerOutput,
             BeitPooling.Mean when last && _maskedImageModelingNorm is not null => _maskedImageModelingNorm.forward(patches.mean([1])),
             BeitPooling.Mean => patches.mean([1]),
             BeitPooling.Cls => FinalNorm(tokens.select(1, 0), last),

@@ -135,7 +135,7 @@ public sealed class BeitFeaturizerTransformer : ITransformer, IDisposable, IBeit
             settings["layer"]!.GetValue<int>(),
             settings["normalize_l2"]!.GetValue<bool>(),
             BeitPreprocessorConfig.FromJson(settings["preprocessor"]!.ToJsonString(), "the model zip's preprocessor config"),
-            settings["device"]!.GetValue<string>());
+            BeitDevice.Available(settings["device"]!.GetValue<string>()));
         if (threads is int n) TorchSharp.torch.set_num_threads(n);
         return new BeitFeaturizerTransformer(env, settings["output_column"]!.GetValue<string>(), settings["input_column"]!.GetValue<string>(),
             engine, settings["batch_size"]!.GetValue<int>(), Enum.Parse<BeitInvalidImageHandling>(settings["invalid_image"]!.GetValue<string>()), threads);

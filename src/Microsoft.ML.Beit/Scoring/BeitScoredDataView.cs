@@ -47,6 +47,8 @@ internal sealed class BeitScoredDataView : IDataView
         readonly DataViewRowCursor _current;
         readonly DataViewRowCursor? _ahead;
         readonly Func<string, Preprocessing.RgbImage>? _readImage;
+        readonly ValueGetter<DataViewRowId>? _aheadId, _currentId;
+        readonly List<DataViewRowId> _batchIds = [];
         float[][] _batch = [];
         long _batchStart;
         long _skipped;
@@ -57,7 +59,10 @@ internal sealed class BeitScoredDataView : IDataView
             _view = view;
             _current = current;
             _ahead = ahead;
-            if (ahead is not null) _readImage = ImageColumn.Reader(ahead, view._imageColumn);
+            if (ahead is null) return;
+            _readImage = ImageColumn.Reader(ahead, view._imageColumn);
+            _aheadId = ahead.GetIdGetter();
+            _currentId = current.GetIdGetter();
         }
 
         public override DataViewSchema Schema => _view.Schema;
@@ -74,8 +79,16 @@ internal sealed class BeitScoredDataView : IDataView
         public override bool MoveNext()
         {
             if (_disposed || !_current.MoveNext()) return false;
-            if (_ahead is not null && _current.Position >= _batchStart + _batch.Length)
+            if (_ahead is null) return true;
+            if (_current.Position >= _batchStart + _batch.Length)
                 ReadBatch();
+            // The scores were computed from a second cursor; they belong to this row only if both saw the same rows.
+            DataViewRowId id = default;
+            _currentId!(ref id);
+            if (!id.Equals(_batchIds[(int)(_current.Position - _batchStart)]))
+                throw new InvalidOperationException(
+                    "The input data gave its rows in a different order to two cursors (for example ShuffleRows without a seed), so scores " +
+                    "could land on the wrong rows. Make the order repeatable: give ShuffleRows a seed or cache the data (ml.Data.Cache).");
             return true;
         }
 
@@ -84,7 +97,16 @@ internal sealed class BeitScoredDataView : IDataView
             _batchStart = _current.Position;
             var scorer = _view._scorer;
             string Describe(int i) => $"row {_batchStart + i} (column '{scorer.InputColumnName}')";
-            _batch = BeitScoringBatch.Run(scorer, scorer.BatchSize, _ahead!.MoveNext, i => _readImage!(Describe(i)), Describe, ref _skipped);
+            _batchIds.Clear();
+            bool MoveAhead()
+            {
+                if (!_ahead!.MoveNext()) return false;
+                DataViewRowId id = default;
+                _aheadId!(ref id);
+                _batchIds.Add(id);
+                return true;
+            }
+            _batch = BeitScoringBatch.Run(scorer, scorer.BatchSize, MoveAhead, i => _readImage!(Describe(i)), Describe, ref _skipped);
             if (_batch.Length == 0)
                 throw new InvalidOperationException("The image column ended before the other columns; the input data changed while it was read.");
         }

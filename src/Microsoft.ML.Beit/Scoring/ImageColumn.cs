@@ -28,7 +28,7 @@ internal static class ImageColumn
         var column = schema.GetColumnOrNull(name)
             ?? throw new ArgumentOutOfRangeException(nameof(name), $"Input column '{name}' is not in the data (columns: {string.Join(", ", schema.Select(c => c.Name))}).");
         if (!IsSupported(column.Type))
-            throw new ArgumentOutOfRangeException(nameof(name), $"Input column '{name}' is {column.Type}; BeitFeaturize needs {Kinds}.");
+            throw new ArgumentOutOfRangeException(nameof(name), $"Input column '{name}' is {column.Type}; a BEiT image column must be {Kinds}.");
         return column;
     }
 

@@ -45,7 +45,19 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
 {
     const string StateFile = "state.json", WeightsFile = "model.safetensors", OptimizerFile = "optimizer.safetensors", BestFile = "best.safetensors";
 
-    sealed record LoopState(int Epoch, int BatchInEpoch, int Step, double? BestMetric, int EpochsWithoutImprovement, double? LastMetric);
+    sealed record LoopState(int Epoch, int BatchInEpoch, int Step, double? BestMetric, int EpochsWithoutImprovement, double? LastMetric,
+        int Seed, int BatchSize, int AccumulationSteps);
+
+    /// <summary>The seed a checkpointed run used, so that a resume without an explicit seed repeats its draws.</summary>
+    public static int? ResumedSeed(string resumeFrom)
+    {
+        string folder = CheckpointFolder(resumeFrom);
+        string file = Path.Combine(folder, StateFile);
+        return File.Exists(file) ? JsonSerializer.Deserialize<LoopState>(File.ReadAllText(file))?.Seed : null;
+    }
+
+    static string CheckpointFolder(string path) =>
+        File.Exists(Path.Combine(path, "latest")) ? Path.Combine(path, File.ReadAllText(Path.Combine(path, "latest")).Trim()) : path;
 
     public void Run(TrainingTask task)
     {
@@ -55,12 +67,33 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
         int totalSteps = stepsPerEpoch * options.Epochs;
         var schedule = new CosineSchedule(options.LearningRate, options.MinLearningRate, totalSteps, (int)(options.WarmupEpochs * stepsPerEpoch));
 
-        var state = new LoopState(0, 0, 0, null, 0, null);
+        var state = new LoopState(0, 0, 0, null, 0, null, seed, options.BatchSize, options.AccumulationSteps);
         Dictionary<string, Tensor>? best = null;
         if (options.ResumeFrom is { } resume)
             (state, best) = Resume(resume, optimizer);
 
+        try
+        {
+            Train(task, optimizer, schedule, totalSteps, ref state, ref best);
+        }
+        finally
+        {
+            foreach (var t in best?.Values ?? Enumerable.Empty<Tensor>()) t.Dispose();
+        }
+        model.eval();
+    }
+
+    void Train(TrainingTask task, BeitAdamW optimizer, CosineSchedule schedule, int totalSteps,
+        ref LoopState state, ref Dictionary<string, Tensor>? best)
+    {
+        if (options.EarlyStoppingPatience is int stopped && state.EpochsWithoutImprovement >= stopped)
+        {
+            channel.Info($"the resumed run had already stopped early (no improvement for {stopped} epochs)");
+            RestoreBest(best, state);
+            return;
+        }
         var clock = Stopwatch.StartNew();
+        int startStep = state.Step;
         double stepLoss = 0;
         int stepBatches = 0;
         for (int epoch = state.Epoch; epoch < options.Epochs; epoch++)
@@ -78,7 +111,10 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
                     // Stochastic depth and dropout draw from a generator seeded by position, not history.
                     manual_seed(Seeds.Derive(seed, epoch, batchInEpoch));
                     var loss = task.Loss(batch);
-                    (options.AccumulationSteps == 1 ? loss : ScalarOps.Mul(loss, 1.0 / options.AccumulationSteps)).backward();
+                    // Average over the micro-batches of this step (the epoch's last step may have fewer).
+                    int groupStart = batchInEpoch / options.AccumulationSteps * options.AccumulationSteps;
+                    int groupSize = Math.Min(options.AccumulationSteps, task.BatchesPerEpoch - groupStart);
+                    (groupSize == 1 ? loss : ScalarOps.Mul(loss, 1.0 / groupSize)).backward();
                     stepLoss += loss.item<float>();
                     stepBatches++;
                     images += batch.Count;
@@ -87,18 +123,18 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
                 if (batchInEpoch % options.AccumulationSteps != 0 && batchInEpoch != task.BatchesPerEpoch) continue;
 
                 double lr = schedule[step];
+                double meanLoss = stepLoss / stepBatches;
+                if (!double.IsFinite(meanLoss))
+                    throw new InvalidOperationException($"The training loss became {meanLoss} at step {step + 1}; lower the learning rate or enable ClipGradient.");
                 if (options.ClipGradient is double clip)
                     nn.utils.clip_grad_norm_(model.parameters(), clip);
                 optimizer.Step(lr);
                 model.zero_grad();
                 step++;
-                double meanLoss = stepLoss / stepBatches;
-                if (!double.IsFinite(meanLoss))
-                    throw new InvalidOperationException($"The training loss became {meanLoss} at step {step}; lower the learning rate or enable ClipGradient.");
                 stepLoss = 0;
                 stepBatches = 0;
                 state = state with { Epoch = epoch, BatchInEpoch = batchInEpoch, Step = step };
-                Report(epoch, step, totalSteps, meanLoss, lr, images / epochClock.Elapsed.TotalSeconds, state.LastMetric, clock, state);
+                Report(epoch, step, totalSteps, meanLoss, lr, images / epochClock.Elapsed.TotalSeconds, state.LastMetric, clock, step - startStep);
                 if (step % options.CheckpointEverySteps == 0)
                     SaveCheckpoint(state, optimizer, best);
             }
@@ -111,7 +147,8 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
                 if (improved)
                 {
                     foreach (var t in best?.Values ?? Enumerable.Empty<Tensor>()) t.Dispose();
-                    best = model.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().cpu().clone());
+                    using var scope = NewDisposeScope();
+                    best = model.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().cpu().clone().DetachFromDisposeScope());
                 }
                 state = state with
                 {
@@ -120,7 +157,7 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
                     EpochsWithoutImprovement = improved ? 0 : state.EpochsWithoutImprovement + 1,
                 };
                 channel.Info($"epoch {epoch + 1}/{options.Epochs}: validation {metric:F4}{(improved ? " (best)" : "")}");
-                Report(epoch, state.Step, totalSteps, double.NaN, schedule[Math.Max(state.Step - 1, 0)], 0, metric, clock, state);
+                Report(epoch, state.Step, totalSteps, double.NaN, schedule[Math.Max(state.Step - 1, 0)], 0, metric, clock, state.Step - startStep);
             }
             SaveCheckpoint(state, optimizer, best);
             if (options.EarlyStoppingPatience is int patience && state.EpochsWithoutImprovement >= patience)
@@ -130,19 +167,19 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
             }
         }
 
-        if (best is not null)
-        {
-            BeitStateDict.Load(model, best, "the best epoch's weights");
-            foreach (var t in best.Values) t.Dispose();
-            channel.Info($"restored the weights of the best validation metric ({state.BestMetric:F4})");
-        }
-        model.eval();
+        RestoreBest(best, state);
     }
 
-    void Report(int epoch, int step, int totalSteps, double loss, double lr, double imagesPerSecond, double? metric, Stopwatch clock, LoopState state)
+    void RestoreBest(Dictionary<string, Tensor>? best, LoopState state)
     {
-        int done = Math.Max(step, 1);
-        var left = TimeSpan.FromSeconds(clock.Elapsed.TotalSeconds / done * (totalSteps - step));
+        if (best is null) return;
+        BeitStateDict.Load(model, best, "the best epoch's weights");
+        channel.Info($"restored the weights of the best validation metric ({state.BestMetric:F4})");
+    }
+
+    void Report(int epoch, int step, int totalSteps, double loss, double lr, double imagesPerSecond, double? metric, Stopwatch clock, int stepsThisRun)
+    {
+        var left = TimeSpan.FromSeconds(clock.Elapsed.TotalSeconds / Math.Max(stepsThisRun, 1) * (totalSteps - step));
         var progress = new BeitTrainingProgress(epoch + 1, options.Epochs, step, totalSteps, loss, lr, imagesPerSecond, metric, left);
         options.Progress?.Report(progress);
         if (double.IsFinite(loss) && (step % 10 == 0 || step == totalSteps))
@@ -172,11 +209,15 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
 
     (LoopState, Dictionary<string, Tensor>?) Resume(string path, BeitAdamW optimizer)
     {
-        string folder = File.Exists(Path.Combine(path, "latest")) ? Path.Combine(path, File.ReadAllText(Path.Combine(path, "latest")).Trim()) : path;
+        string folder = CheckpointFolder(path);
         if (!File.Exists(Path.Combine(folder, StateFile)))
             throw new FileNotFoundException($"ResumeFrom '{path}' is not a training checkpoint (no {StateFile}, and no 'latest' file naming one).", path);
         var state = JsonSerializer.Deserialize<LoopState>(File.ReadAllText(Path.Combine(folder, StateFile)))
             ?? throw new InvalidDataException($"{folder}/{StateFile} is empty.");
+        if (state.BatchSize != options.BatchSize || state.AccumulationSteps != options.AccumulationSteps || state.Seed != seed)
+            throw new ArgumentException(
+                $"ResumeFrom '{folder}' was trained with BatchSize {state.BatchSize}, AccumulationSteps {state.AccumulationSteps} and seed {state.Seed}; " +
+                $"this run has {options.BatchSize}, {options.AccumulationSteps} and {seed}. Resume with the same settings.");
         var weights = SafetensorsFile.Read(Path.Combine(folder, WeightsFile));
         try
         {

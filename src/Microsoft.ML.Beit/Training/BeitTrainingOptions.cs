@@ -85,6 +85,8 @@ public abstract class BeitTrainingOptions
         Require(MinLearningRate >= 0, nameof(MinLearningRate), MinLearningRate, "cannot be negative");
         Require(WarmupEpochs >= 0, nameof(WarmupEpochs), WarmupEpochs, "cannot be negative");
         Require(WeightDecay >= 0, nameof(WeightDecay), WeightDecay, "cannot be negative");
+        Require(Betas.Beta1 is >= 0 and < 1 && Betas.Beta2 is >= 0 and < 1, nameof(Betas), Betas, "must both be in [0, 1)");
+        Require(Epsilon > 0, nameof(Epsilon), Epsilon, "must be positive");
         Require(LayerDecay is > 0 and <= 1, nameof(LayerDecay), LayerDecay, "must be in (0, 1]");
         Require(DropPath is >= 0 and < 1, nameof(DropPath), DropPath, "must be in [0, 1)");
         Require(ClipGradient is null or > 0, nameof(ClipGradient), ClipGradient!, "must be positive");
