@@ -43,6 +43,7 @@ internal sealed class TrainingTask
 /// </summary>
 internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module model, int numLayers, int seed, IChannel channel)
 {
+    const int KeptCheckpoints = 3;
     const string StateFile = "state.json", WeightsFile = "model.safetensors", OptimizerFile = "optimizer.safetensors", BestFile = "best.safetensors";
 
     sealed record LoopState(int Epoch, int BatchInEpoch, int Step, double? BestMetric, int EpochsWithoutImprovement, double? LastMetric,
@@ -205,6 +206,10 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
         File.WriteAllText(Path.Combine(root, "latest.partial"), name);
         File.Move(Path.Combine(root, "latest.partial"), Path.Combine(root, "latest"), overwrite: true);
         channel.Trace($"checkpoint {final}");
+        // Each checkpoint holds the weights four times over (weights, two optimizer moments, best weights): keep the newest few.
+        foreach (var old in Directory.GetDirectories(root, "step-*").Where(d => !d.EndsWith(".partial", StringComparison.Ordinal))
+                     .Order(StringComparer.Ordinal).SkipLast(KeptCheckpoints))
+            Directory.Delete(old, recursive: true);
     }
 
     (LoopState, Dictionary<string, Tensor>?) Resume(string path, BeitAdamW optimizer)
