@@ -48,11 +48,16 @@ internal static class FeaturizeCommand
 
             var ml = new MLContext(seed: 1);
             string modelPath = parse.GetValue(model)!;
-            var (transformer, inputColumn, featureColumn) = modelPath.EndsWith(".zip", StringComparison.OrdinalIgnoreCase)
+            // A zip with a BeitFeaturize pipeline runs as saved; any other model (a checkpoint, a classifier's zip) is featurized
+            // with the options given here.
+            bool featurizerZip = modelPath.EndsWith(".zip", StringComparison.OrdinalIgnoreCase) && HoldsFeaturizer(ml, modelPath);
+            var (transformer, inputColumn, featureColumn) = featurizerZip
                 ? FromModelZip(ml, modelPath)
                 : FromCheckpoint(ml, modelPath, files, new BeitFeaturizerOptions
                 {
-                    Model = BeitModelSource.FromFile(modelPath, parse.GetValue(checkpoint.Config), parse.GetValue(checkpoint.Preset)),
+                    Model = modelPath.EndsWith(".zip", StringComparison.OrdinalIgnoreCase)
+                        ? BeitModelSource.FromPath(modelPath)
+                        : BeitModelSource.FromFile(modelPath, parse.GetValue(checkpoint.Config), parse.GetValue(checkpoint.Preset)),
                     Pooling = parse.GetValue(pooling),
                     Layer = parse.GetValue(layer),
                     NormalizeL2 = parse.GetValue(normalize),
@@ -72,6 +77,19 @@ internal static class FeaturizeCommand
     {
         var data = ml.Data.LoadFromEnumerable(files.Take(1).Select(f => new ImageFile { Path = f }));
         return (ml.Transforms.BeitFeaturize("Features", "Path", options).Fit(data), "Path", "Features");
+    }
+
+    static bool HoldsFeaturizer(MLContext ml, string path)
+    {
+        var model = ml.Model.Load(path, out _);
+        try
+        {
+            return (model as IEnumerable<ITransformer> ?? [model]).OfType<BeitFeaturizerTransformer>().Any();
+        }
+        finally
+        {
+            foreach (var t in model as IEnumerable<ITransformer> ?? [model]) (t as IDisposable)?.Dispose();
+        }
     }
 
     // A model zip saved from a pipeline whose input is one text column of image paths.
