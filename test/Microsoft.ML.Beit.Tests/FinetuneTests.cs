@@ -232,4 +232,28 @@ public sealed class FinetuneTests
     {
         public void Report(BeitTrainingProgress value) => report(value);
     }
+
+    public sealed class NumericExample
+    {
+        public byte[] Image { get; set; } = [];
+        public int Label { get; set; }
+    }
+
+    [TestMethod]
+    public void NumericLabelsBecomeClassNames()
+    {
+        var ml = new MLContext(seed: 1);
+        var examples = FashionMnist.Load("train", 48).Select(e => new NumericExample { Image = e.Image, Label = Array.IndexOf(FashionMnist.ClassNames, e.Label) });
+        var raw = ml.Data.LoadFromEnumerable(examples);
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.BeitFinetune(TinyRecipe(epochs: 1)));
+        var model = pipeline.Fit(raw);
+        var scored = model.Transform(raw);
+        VBuffer<ReadOnlyMemory<char>> slots = default;
+        scored.Schema["Score"].GetSlotNames(ref slots);
+        var names = slots.DenseValues().Select(v => v.ToString()).ToList();
+        Console.WriteLine($"class names from numeric labels: {string.Join(", ", names)}");
+        CollectionAssert.AreEquivalent(Enumerable.Range(0, 10).Select(i => i.ToString()).ToList(), names);
+        var metrics = ml.MulticlassClassification.Evaluate(scored);
+        Assert.IsTrue(metrics.MicroAccuracy is >= 0 and <= 1);
+    }
 }

@@ -146,8 +146,10 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{o.LabelColumnName}' is {label.GetTypeString()}, not a key; add MapValueToKey(\"{o.LabelColumnName}\") before the trainer.");
         var columns = inputSchema.ToDictionary(c => c.Name);
         columns[o.ScoreColumnName] = new SchemaShape.Column(o.ScoreColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);
+        // The predicted label's key values are the class names as text (see LabelNames).
+        var keyValues = new SchemaShape([new SchemaShape.Column(AnnotationUtils.Kinds.KeyValues, SchemaShape.Column.VectorKind.Vector, TextDataViewType.Instance, false)]);
         columns[o.PredictedLabelColumnName] = new SchemaShape.Column(o.PredictedLabelColumnName, SchemaShape.Column.VectorKind.Scalar,
-            NumberDataViewType.UInt32, true, label.Annotations);
+            NumberDataViewType.UInt32, true, keyValues);
         return new SchemaShape(columns.Values);
     }
 
@@ -164,7 +166,17 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
         return best;
     }
 
-    /// <summary>The class names of a key label column (its key values, or the key numbers when it has none).</summary>
+    static List<string> KeyValueNames<T>(DataViewSchema.Column column)
+    {
+        VBuffer<T> values = default;
+        column.GetKeyValues(ref values);
+        return values.DenseValues().Select(v => v?.ToString() ?? "").ToList();
+    }
+
+    /// <summary>
+    /// The class names of a key label column: its key values as text (numeric labels become their digits, so
+    /// <c>MapKeyToValue</c> on PredictedLabel gives text), or the key numbers when it has none.
+    /// </summary>
     static List<string> LabelNames(DataViewSchema schema, string name)
     {
         var column = schema.GetColumnOrNull(name)
@@ -173,11 +185,12 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
             throw new ArgumentOutOfRangeException(nameof(name), $"Label column '{name}' is {column.Type}, not a key; add MapValueToKey(\"{name}\") before the trainer.");
         int count = checked((int)key.Count);
         if (count < 2) throw new ArgumentException($"Label column '{name}' has {count} class(es); a classifier needs at least 2.");
-        if (column.HasKeyValues())
+        if (column.Annotations.Schema.GetColumnOrNull(AnnotationUtils.Kinds.KeyValues) is { Type: VectorDataViewType { ItemType: var itemType } })
         {
-            VBuffer<ReadOnlyMemory<char>> values = default;
-            column.GetKeyValues(ref values);
-            return values.DenseValues().Select(v => v.ToString()).ToList();
+            // Key values of any type (text, or numbers from MapValueToKey over numeric labels) become the class names.
+            var read = typeof(BeitFinetuneTrainer).GetMethod(nameof(KeyValueNames), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+                .MakeGenericMethod(itemType.RawType);
+            return (List<string>)read.Invoke(null, [column])!;
         }
         return Enumerable.Range(1, count).Select(i => i.ToString()).ToList();
     }
