@@ -19,29 +19,21 @@ namespace Microsoft.ML.Beit;
 /// <c>MulticlassClassification.Evaluate</c> and <c>MapKeyToValue</c> work. Scores in batches, serves
 /// <c>PredictionEngine</c>, and saves into the model zip.
 /// </summary>
-public sealed class BeitImageClassificationTransformer : ITransformer, IDisposable, IBeitImageScorer
+public sealed class BeitImageClassificationTransformer : BeitImageTransformer
 {
     internal const string LoaderSignature = "BeitImageClassifier";
-    const string WeightsEntry = "BeitWeights";
 
-    readonly IHost _host;
     readonly IReadOnlyList<ScoredColumn> _outputColumns;
 
     internal BeitImageClassificationTransformer(IHostEnvironment env, BeitClassifierEngine engine, string imageColumnName,
         string scoreColumnName, string predictedLabelColumnName, int batchSize, BeitInvalidImageHandling invalidImage)
+        : base(env, nameof(BeitImageClassificationTransformer), imageColumnName, batchSize, invalidImage)
     {
-        _host = env.Register(nameof(BeitImageClassificationTransformer));
         Engine = engine;
-        InputColumnName = imageColumnName;
         ScoreColumnName = scoreColumnName;
         PredictedLabelColumnName = predictedLabelColumnName;
-        BatchSize = batchSize;
-        InvalidImage = invalidImage;
         _outputColumns = [ScoredColumn.Vector(scoreColumnName, engine.Classes, ScoreAnnotations()), PredictedLabelColumn()];
     }
-
-    /// <summary>The image column read.</summary>
-    public string InputColumnName { get; }
 
     /// <summary>The probabilities column.</summary>
     public string ScoreColumnName { get; }
@@ -55,36 +47,18 @@ public sealed class BeitImageClassificationTransformer : ITransformer, IDisposab
     /// <summary>The model's architecture (with the class names in <c>id2label</c>).</summary>
     public BeitConfig ModelConfig => Engine.Config;
 
-    /// <summary>Images per forward pass when scoring.</summary>
-    public int BatchSize { get; }
-
-    /// <summary>What happens to unreadable images.</summary>
-    public BeitInvalidImageHandling InvalidImage { get; }
-
     internal BeitClassifierEngine Engine { get; }
 
-    IHost IBeitImageScorer.Host => _host;
-    int IBeitImageScorer.RowSize => Engine.Classes;
-    IReadOnlyList<ScoredColumn> IBeitImageScorer.OutputColumns => _outputColumns;
-    float[][] IBeitImageScorer.Score(IReadOnlyList<RgbImage> images) => Engine.Probabilities(images);
-
-    /// <inheritdoc/>
-    public bool IsRowToRowMapper => true;
-
-    /// <inheritdoc/>
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => BeitScoring.OutputSchema(this, inputSchema);
-
-    /// <inheritdoc/>
-    public IDataView Transform(IDataView input) => new BeitScoredDataView(this, input);
-
-    /// <inheritdoc/>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new BeitScoringRowMapper(this, inputSchema);
+    private protected override int RowSize => Engine.Classes;
+    private protected override IReadOnlyList<ScoredColumn> OutputColumns => _outputColumns;
+    private protected override float[][] Score(IReadOnlyList<RgbImage> images) => Engine.Probabilities(images);
+    private protected override TorchSharp.torch.nn.Module Model => Engine.Model;
 
     /// <summary>Saves the model in the Hugging Face layout (config.json with id2label + model.safetensors).</summary>
     public void SaveCheckpoint(string directory) => BeitCheckpoint.Save(Engine.Model, directory);
 
     /// <summary>Frees the model's native memory.</summary>
-    public void Dispose() => Engine.Dispose();
+    public override void Dispose() => Engine.Dispose();
 
     DataViewSchema.Annotations ScoreAnnotations()
     {
@@ -128,10 +102,8 @@ public sealed class BeitImageClassificationTransformer : ITransformer, IDisposab
         loaderSignature: LoaderSignature,
         loaderAssemblyName: typeof(BeitImageClassificationTransformer).Assembly.FullName);
 
-    void ICanSaveModel.Save(ModelSaveContext ctx)
+    private protected override void Save(ModelSaveContext ctx)
     {
-        ctx.CheckAtModel();
-        ctx.SetVersionInfo(GetVersionInfo());
         var settings = new JsonObject
         {
             ["image_column"] = InputColumnName,
@@ -143,24 +115,26 @@ public sealed class BeitImageClassificationTransformer : ITransformer, IDisposab
             ["config"] = Engine.Config.ToJsonObject(),
             ["preprocessor"] = JsonNode.Parse(Engine.Processor.Config.ToJson()),
         };
-        ctx.Writer.Write(settings.ToJsonString());
-        ctx.SaveBinaryStream(WeightsEntry, writer =>
-        {
-            using var scope = TorchSharp.torch.NewDisposeScope();
-            SafetensorsFile.Write(writer.BaseStream, Engine.Model.state_dict());
-        });
+        SaveModel(ctx, GetVersionInfo(), settings);
     }
 
     // Called by ML.NET's model loader (found through the LoadableClass attribute above).
     static BeitImageClassificationTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
     {
-        ctx.CheckAtModel(GetVersionInfo());
-        var settings = JsonNode.Parse(ctx.Reader.ReadString())!.AsObject();
+        var settings = LoadSettings(ctx, GetVersionInfo());
         var config = BeitConfig.FromJson(settings["config"]!.ToJsonString(), "the model zip's BEiT config");
         var model = new BeitForImageClassification(config);
         try
         {
-            ModelZipWeights.LoadInto(ctx, WeightsEntry, model);
+            var weights = LoadWeights(ctx);
+            try
+            {
+                BeitStateDict.Load(model, weights, "the model zip");
+            }
+            finally
+            {
+                foreach (var t in weights.Values) t.Dispose();
+            }
         }
         catch
         {

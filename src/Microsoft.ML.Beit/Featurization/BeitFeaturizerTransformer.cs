@@ -19,31 +19,24 @@ namespace Microsoft.ML.Beit;
 /// (reading rows ahead), serves <c>PredictionEngine</c> one row at a time, and saves into the ML.NET
 /// model zip with its options, config, preprocessing and weights.
 /// </summary>
-public sealed class BeitFeaturizerTransformer : ITransformer, IDisposable, IBeitImageScorer
+public sealed class BeitFeaturizerTransformer : BeitImageTransformer
 {
     internal const string LoaderSignature = "BeitFeaturizeTransform";
-    const string WeightsEntry = "BeitWeights";
 
-    readonly IHost _host;
+    readonly IReadOnlyList<ScoredColumn> _outputColumns;
 
     internal BeitFeaturizerTransformer(IHostEnvironment env, string outputColumnName, string inputColumnName, BeitFeaturizerEngine engine,
         int batchSize, BeitInvalidImageHandling invalidImage, int? threads)
+        : base(env, nameof(BeitFeaturizerTransformer), inputColumnName, batchSize, invalidImage)
     {
-        _host = env.Register(nameof(BeitFeaturizerTransformer));
         OutputColumnName = outputColumnName;
-        InputColumnName = inputColumnName;
         Engine = engine;
-        BatchSize = batchSize;
-        InvalidImage = invalidImage;
         Threads = threads;
         _outputColumns = [ScoredColumn.Vector(outputColumnName, engine.FeatureSize)];
     }
 
     /// <summary>The column of feature vectors this transformer adds.</summary>
     public string OutputColumnName { get; }
-
-    /// <summary>The image column it reads.</summary>
-    public string InputColumnName { get; }
 
     /// <summary>Length of each feature vector.</summary>
     public int FeatureSize => Engine.FeatureSize;
@@ -54,35 +47,16 @@ public sealed class BeitFeaturizerTransformer : ITransformer, IDisposable, IBeit
     /// <summary>The preprocessing applied to each image.</summary>
     public BeitPreprocessorConfig Preprocessor => Engine.Processor.Config;
 
-    /// <summary>Images per forward pass.</summary>
-    public int BatchSize { get; }
-
-    /// <summary>What happens to unreadable images.</summary>
-    public BeitInvalidImageHandling InvalidImage { get; }
-
     internal int? Threads { get; }
     internal BeitFeaturizerEngine Engine { get; }
 
-    IHost IBeitImageScorer.Host => _host;
-    int IBeitImageScorer.RowSize => FeatureSize;
-    IReadOnlyList<ScoredColumn> IBeitImageScorer.OutputColumns => _outputColumns;
-    float[][] IBeitImageScorer.Score(IReadOnlyList<RgbImage> images) => Engine.Featurize(images);
-    readonly IReadOnlyList<ScoredColumn> _outputColumns;
-
-    /// <inheritdoc/>
-    public bool IsRowToRowMapper => true;
-
-    /// <inheritdoc/>
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => BeitScoring.OutputSchema(this, inputSchema);
-
-    /// <inheritdoc/>
-    public IDataView Transform(IDataView input) => new BeitScoredDataView(this, input);
-
-    /// <inheritdoc/>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new BeitScoringRowMapper(this, inputSchema);
+    private protected override int RowSize => FeatureSize;
+    private protected override IReadOnlyList<ScoredColumn> OutputColumns => _outputColumns;
+    private protected override float[][] Score(IReadOnlyList<RgbImage> images) => Engine.Featurize(images);
+    private protected override TorchSharp.torch.nn.Module Model => Engine.Model;
 
     /// <summary>Frees the model's native memory.</summary>
-    public void Dispose() => Engine.Dispose();
+    public override void Dispose() => Engine.Dispose();
 
     static VersionInfo GetVersionInfo() => new(
         modelSignature: "BEITFEAT",
@@ -92,10 +66,8 @@ public sealed class BeitFeaturizerTransformer : ITransformer, IDisposable, IBeit
         loaderSignature: LoaderSignature,
         loaderAssemblyName: typeof(BeitFeaturizerTransformer).Assembly.FullName);
 
-    void ICanSaveModel.Save(ModelSaveContext ctx)
+    private protected override void Save(ModelSaveContext ctx)
     {
-        ctx.CheckAtModel();
-        ctx.SetVersionInfo(GetVersionInfo());
         var (config, architecture) = BeitCheckpoint.Describe(Engine.Model);
         var settings = new JsonObject
         {
@@ -112,22 +84,16 @@ public sealed class BeitFeaturizerTransformer : ITransformer, IDisposable, IBeit
             ["config"] = config.ToJsonObject(),
             ["preprocessor"] = JsonNode.Parse(Preprocessor.ToJson()),
         };
-        ctx.Writer.Write(settings.ToJsonString());
-        ctx.SaveBinaryStream(WeightsEntry, writer =>
-        {
-            using var scope = TorchSharp.torch.NewDisposeScope();
-            SafetensorsFile.Write(writer.BaseStream, Engine.Model.state_dict());
-        });
+        SaveModel(ctx, GetVersionInfo(), settings);
     }
 
     // Called by ML.NET's model loader (found through the LoadableClass attribute above).
     static BeitFeaturizerTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
     {
-        ctx.CheckAtModel(GetVersionInfo());
-        var settings = JsonNode.Parse(ctx.Reader.ReadString())!.AsObject();
+        var settings = LoadSettings(ctx, GetVersionInfo());
         var config = BeitConfig.FromJson(settings["config"]!.ToJsonString(), "the model zip's BEiT config");
         var architecture = Enum.Parse<BeitArchitecture>(settings["architecture"]!.GetValue<string>());
-        var weights = ModelZipWeights.Read(ctx, WeightsEntry);
+        var weights = LoadWeights(ctx);
         using var checkpoint = BeitCheckpoint.FromWeights("the model zip", config, architecture, weights);
         int? threads = settings["threads"]?.GetValue<int>();
         var engine = new BeitFeaturizerEngine(checkpoint,

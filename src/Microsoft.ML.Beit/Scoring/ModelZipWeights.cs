@@ -21,18 +21,4 @@ internal static class ModelZipWeights
             throw new InvalidDataException($"The model zip has no '{entry}' entry; it was not written by this library.");
         return weights;
     }
-
-    /// <summary>Loads the entry's tensors into <paramref name="model"/> (strictly) and frees them.</summary>
-    public static void LoadInto(ModelLoadContext ctx, string entry, nn.Module model)
-    {
-        var weights = Read(ctx, entry);
-        try
-        {
-            BeitStateDict.Load(model, weights, "the model zip");
-        }
-        finally
-        {
-            foreach (var t in weights.Values) t.Dispose();
-        }
-    }
 }
