@@ -102,4 +102,17 @@ public sealed class TrainingEngineTests
         Assert.IsTrue(changed is > 25 and < 50, "about three in four images change");
         CollectionAssert.AreEqual(pixels, image.Pixels, "the input is not modified");
     }
+
+    [TestMethod]
+    public void RandomErasingFillsOneBoxWithNoise()
+    {
+        var values = new float[3 * 20 * 30];
+        new RandomErasing(1.0).Apply(values, 20, 30, new Random(4));
+        int erased = values.Count(v => v != 0) / 3;
+        Console.WriteLine($"erased {erased} of 600 pixels");
+        Assert.IsTrue(erased is >= 12 and <= 200, "2-33 % of the area");
+        var untouched = new float[3 * 20 * 30];
+        new RandomErasing(0).Apply(untouched, 20, 30, new Random(4));
+        Assert.IsTrue(untouched.All(v => v == 0));
+    }
 }

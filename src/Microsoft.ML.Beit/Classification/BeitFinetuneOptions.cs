@@ -51,6 +51,9 @@ public sealed class BeitFinetuneOptions : BeitTrainingOptions
     /// <summary>RandAugment magnitude, 0 to 10 (jittered with standard deviation 0.5). Default 9.</summary>
     public double RandAugmentMagnitude { get; set; } = 9;
 
+    /// <summary>Probability of erasing a random box (filled with noise) of a training image when <see cref="Augment"/> is on. Default 0.25 (unilm).</summary>
+    public double RandomErasing { get; set; } = 0.25;
+
     /// <summary>Mixup: blend whole images with weight ~ Beta(alpha, alpha); 0 turns it off. Default 0 (unilm uses 0.8).</summary>
     public double MixupAlpha { get; set; }
 
@@ -78,6 +81,7 @@ public sealed class BeitFinetuneOptions : BeitTrainingOptions
         if (MinCropScale is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(MinCropScale), MinCropScale, "MinCropScale must be in (0, 1].");
         if (RandAugmentLayers < 0) throw new ArgumentOutOfRangeException(nameof(RandAugmentLayers), RandAugmentLayers, "RandAugmentLayers cannot be negative.");
         if (RandAugmentMagnitude is < 0 or > 10) throw new ArgumentOutOfRangeException(nameof(RandAugmentMagnitude), RandAugmentMagnitude, "RandAugmentMagnitude must be in [0, 10].");
+        if (RandomErasing is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(RandomErasing), RandomErasing, "RandomErasing must be in [0, 1].");
         if (MixupAlpha < 0 || CutmixAlpha < 0) throw new ArgumentOutOfRangeException(nameof(MixupAlpha), "MixupAlpha and CutmixAlpha cannot be negative.");
         if (MixupSwitchProbability is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(MixupSwitchProbability), MixupSwitchProbability, "MixupSwitchProbability must be in [0, 1].");
         if (ImageSize is < 1) throw new ArgumentOutOfRangeException(nameof(ImageSize), ImageSize, "ImageSize must be positive.");

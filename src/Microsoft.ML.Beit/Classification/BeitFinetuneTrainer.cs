@@ -70,6 +70,7 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
                 channel.Warning($"Shuffling through a pool of {shufflePool} rows: if the data is sorted (for example by class), shuffle it first.");
             var augmentation = new ImageAugmentation(o.MinCropScale, 1.0, o.HorizontalFlip,
                 o.RandAugmentLayers > 0 ? new RandAugment(o.RandAugmentLayers, o.RandAugmentMagnitude) : null);
+            var erasing = new RandomErasing(o.Augment ? o.RandomErasing : 0);
             var mixing = new MixupCutmix(o.MixupAlpha, o.CutmixAlpha, o.MixupSwitchProbability, o.LabelSmoothing, labels.Count);
 
             IEnumerable<TrainingBatch> Batches(int epoch, int skip)
@@ -84,7 +85,9 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
                     {
                         var random = new Random(Seeds.Derive(seed, epoch, firstRow + i));
                         var prepared = o.Augment ? augmentation.Apply(images[i], imageSize, preprocessor.Resample, random) : processor.ResizeAndCrop(images[i]);
-                        processor.Normalize(prepared, pixels.AsSpan(i * 3 * imageSize * imageSize, 3 * imageSize * imageSize));
+                        var values = pixels.AsSpan(i * 3 * imageSize * imageSize, 3 * imageSize * imageSize);
+                        processor.Normalize(prepared, values);
+                        erasing.Apply(values, imageSize, imageSize, random);
                     }
                     var inputs = tensor(pixels, [images.Count, 3, imageSize, imageSize], device: device);
                     var classes = tensor(targets, device: device);

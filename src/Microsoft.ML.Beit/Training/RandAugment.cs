@@ -18,7 +18,7 @@ internal sealed class RandAugment(int layers = 2, double magnitude = 9, double m
         (img, _, _) => AutoContrast(img),
         (img, _, _) => Equalize(img),
         (img, _, _) => Map(img, v => (byte)(255 - v)),
-        (img, level, r) => Affine(img, Rotation(Signed(level * 30, r))),
+        (img, level, r) => Affine(img, Rotation(Signed(level * 30, r)), aboutCentre: true),
         (img, level, _) => Posterize(img, 4 - (int)(level * 4)),
         (img, level, _) => Map(img, v => v >= 256 - (int)(level * 256) ? (byte)(255 - v) : v),
         (img, level, _) => Map(img, v => v < 128 ? (byte)Math.Min(255, v + (int)(level * 110)) : v),
@@ -26,10 +26,10 @@ internal sealed class RandAugment(int layers = 2, double magnitude = 9, double m
         (img, level, r) => Blend(MeanGray(img), img, 1 + Signed(level * 0.9, r)),
         (img, level, r) => Blend(new RgbImage(img.Width, img.Height, new byte[img.Pixels.Length]), img, 1 + Signed(level * 0.9, r)),
         (img, level, r) => Blend(Smooth(img), img, 1 + Signed(level * 0.9, r)),
-        (img, level, r) => Affine(img, (1, Signed(level * 0.3, r), 0, 0, 1, 0)),
-        (img, level, r) => Affine(img, (1, 0, 0, Signed(level * 0.3, r), 1, 0)),
-        (img, level, r) => Affine(img, (1, 0, Signed(level * 0.45, r) * img.Width, 0, 1, 0)),
-        (img, level, r) => Affine(img, (1, 0, 0, 0, 1, Signed(level * 0.45, r) * img.Height)),
+        (img, level, r) => Affine(img, (1, Signed(level * 0.3, r), 0, 0, 1, 0), aboutCentre: false),
+        (img, level, r) => Affine(img, (1, 0, 0, Signed(level * 0.3, r), 1, 0), aboutCentre: false),
+        (img, level, r) => Affine(img, (1, 0, Signed(level * 0.45, r) * img.Width, 0, 1, 0), aboutCentre: false),
+        (img, level, r) => Affine(img, (1, 0, 0, 0, 1, Signed(level * 0.45, r) * img.Height), aboutCentre: false),
     ];
 
     static readonly byte[] Fill = [124, 116, 104];
@@ -59,7 +59,8 @@ internal sealed class RandAugment(int layers = 2, double magnitude = 9, double m
 
     static RgbImage Posterize(RgbImage image, int bits)
     {
-        byte mask = (byte)(0xff << (8 - Math.Clamp(bits, 1, 8)));
+        bits = Math.Clamp(bits, 0, 8);
+        byte mask = bits == 0 ? (byte)0 : (byte)(0xff << (8 - bits));
         return Map(image, v => (byte)(v & mask));
     }
 
@@ -155,12 +156,12 @@ internal sealed class RandAugment(int layers = 2, double magnitude = 9, double m
         return (cos, sin, 0, -sin, cos, 0);
     }
 
-    // Inverse affine map from output to input coordinates (about the centre for rotation, as PIL's rotate),
-    // bilinear sampling, fill outside.
-    static RgbImage Affine(RgbImage image, (double A, double B, double C, double D, double E, double F) m)
+    // Inverse affine map from output to input coordinates, about the centre for rotation (PIL's rotate) and the
+    // top-left corner for shear and translation (PIL's transform), bilinear sampling, fill outside.
+    static RgbImage Affine(RgbImage image, (double A, double B, double C, double D, double E, double F) m, bool aboutCentre)
     {
         int w = image.Width, h = image.Height;
-        double cx = w / 2.0, cy = h / 2.0;
+        double cx = aboutCentre ? w / 2.0 : 0.5, cy = aboutCentre ? h / 2.0 : 0.5;
         var source = image.Pixels;
         var pixels = new byte[source.Length];
         for (int y = 0; y < h; y++)
