@@ -22,7 +22,12 @@ internal static class QuickstartCommand
         var epochs = new Option<int>("--epochs") { Description = "Epochs.", DefaultValueFactory = _ => 20 };
         var train = new Option<int>("--train-images") { Description = "Training images (2,000 are shipped; the full set has 60,000).", DefaultValueFactory = _ => 2000 };
         var test = new Option<int>("--test-images") { Description = "Held-out images to evaluate on (500 are shipped; the full set has 10,000).", DefaultValueFactory = _ => 500 };
-        var command = new Command("quickstart", "Train, evaluate and save a small BEiT classifier on the bundled Fashion-MNIST subset.") { data, output, epochs, train, test };
+        var architecture = new Option<string?>("--model-config") { Description = "A config.json for the model trained from scratch (default: 7x7 patches, 64 wide, 3 blocks)." };
+        var augment = new Option<bool>("--augment") { Description = "Train on random crops (80-100 % of the area) and flips." };
+        var command = new Command("quickstart", "Train, evaluate and save a small BEiT classifier on the bundled Fashion-MNIST subset.")
+        {
+            data, output, epochs, train, test, architecture, augment,
+        };
         command.SetAction(parse => CommandRunner.Run(() =>
         {
             string source = parse.GetValue(data) ?? FindBundledData();
@@ -33,7 +38,7 @@ internal static class QuickstartCommand
             var options = new BeitFinetuneOptions
             {
                 // A small BEiT for 28x28 images trained from scratch: 7x7 patches, 64 wide, 3 blocks.
-                Model = BeitModelSource.FromConfig(new BeitConfig
+                Model = BeitModelSource.FromConfig(parse.GetValue(architecture) is { } file ? BeitConfig.Load(file) : new BeitConfig
                 {
                     ImageSize = 28, PatchSize = 7, HiddenSize = 64, NumHiddenLayers = 3, NumAttentionHeads = 4, IntermediateSize = 128,
                     UseRelativePositionBias = true, LayerNormEps = 1e-6, LayerScaleInitValue = 0,
@@ -48,7 +53,10 @@ internal static class QuickstartCommand
                 LayerDecay = 1.0,
                 DropPath = 0,
                 HeadInitScale = 1.0,
-                Augment = false,
+                Augment = parse.GetValue(augment),
+                MinCropScale = 0.8,
+                RandAugmentLayers = 0,
+                RandomErasing = 0,
                 Seed = 7,
             };
             // Every tenth training image validates (and picks the best epoch); the test images only measure the result.
