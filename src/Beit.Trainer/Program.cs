@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Beit.Trainer;
 
-var root = new RootCommand("beit: BEiT models for .NET. Inspect checkpoints, run them, and check conversions against PyTorch.");
+var root = new RootCommand("beit: BEiT models for .NET. Fine-tune image classifiers, featurize images, inspect and run checkpoints, and check conversions against PyTorch.");
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(ForwardCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
