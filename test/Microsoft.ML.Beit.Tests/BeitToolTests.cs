@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.ML.Beit.Checkpoints;
 using Microsoft.ML.Beit.Modeling;
 
@@ -75,21 +74,8 @@ public sealed class BeitToolTests
     }
 
     /// <summary>Runs the built tool (beit.dll beside the tests' build of Beit.Trainer) and captures its output.</summary>
-    internal static (int ExitCode, string Output, string Error) Beit(params string[] arguments)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(ToolPath());
-        foreach (var a in arguments) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"beit {string.Join(' ', arguments)} did not finish in 2 minutes");
-        }
-        return (process.ExitCode, stdout.Result, stderr.Result);
-    }
+    internal static (int ExitCode, string Output, string Error) Beit(params string[] arguments) =>
+        Processes.Run("dotnet", [ToolPath(), .. arguments], TimeSpan.FromMinutes(2));
 
     static string ToolPath()
     {

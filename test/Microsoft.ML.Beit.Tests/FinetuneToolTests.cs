@@ -94,13 +94,8 @@ public sealed class FinetuneToolTests
 
     static (int Code, string Output) Run(string file, params string[] arguments)
     {
-        var start = new System.Diagnostics.ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in arguments) start.ArgumentList.Add(a);
-        using var process = System.Diagnostics.Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5))) process.Kill(entireProcessTree: true);
-        return (process.ExitCode, stdout.Result + stderr.Result);
+        var (code, output, error) = Processes.Run(file, arguments, TimeSpan.FromMinutes(5));
+        return (code, output + error);
     }
 
     [TestMethod]
