@@ -24,9 +24,12 @@ internal static class QuickstartCommand
         var test = new Option<int>("--test-images") { Description = "Held-out images to evaluate on (500 are shipped; the full set has 10,000).", DefaultValueFactory = _ => 500 };
         var architecture = new Option<string?>("--model-config") { Description = "A config.json for the model trained from scratch (default: 7x7 patches, 64 wide, 3 blocks)." };
         var augment = new Option<bool>("--augment") { Description = "Train on random crops (80-100 % of the area) and flips." };
+        var batchSize = new Option<int>("--batch-size") { Description = "Images per batch.", DefaultValueFactory = _ => 16 };
+        var learningRate = new Option<double>("--lr") { Description = "Peak learning rate.", DefaultValueFactory = _ => 1e-3 };
+        var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay.", DefaultValueFactory = _ => 0.1 };
         var command = new Command("quickstart", "Train, evaluate and save a small BEiT classifier on the bundled Fashion-MNIST subset.")
         {
-            data, output, epochs, train, test, architecture, augment,
+            data, output, epochs, train, test, architecture, augment, batchSize, learningRate, weightDecay,
         };
         command.SetAction(parse => CommandRunner.Run(() =>
         {
@@ -46,10 +49,10 @@ internal static class QuickstartCommand
                 ImageColumnName = "Path",
                 PredictedLabelColumnName = "PredictedLabelKey",
                 Epochs = parse.GetValue(epochs),
-                BatchSize = 16,
-                LearningRate = 1e-3,
+                BatchSize = parse.GetValue(batchSize),
+                LearningRate = parse.GetValue(learningRate),
                 WarmupEpochs = 1,
-                WeightDecay = 0.1,
+                WeightDecay = parse.GetValue(weightDecay),
                 LayerDecay = 1.0,
                 DropPath = 0,
                 HeadInitScale = 1.0,

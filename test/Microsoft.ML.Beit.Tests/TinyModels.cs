@@ -16,6 +16,15 @@ internal static class TinyModels
         return config;
     }
 
+    /// <summary>A tiny segmentation config: 32x32 images, 8x8 patches, 3 blocks, UperNet and auxiliary heads.</summary>
+    public static BeitConfig SegmentationConfig(int classes = 3)
+    {
+        var config = BeitConfig.Tiny;
+        config.UseMaskToken = false;
+        config.SetLabels(Enumerable.Range(0, classes).Select(i => $"class_{i}").ToList());
+        return config;
+    }
+
     /// <summary>Fills every parameter with seeded noise, so that a wrong key or a transposed tensor shows.</summary>
     public static T Randomize<T>(T model, int seed = 7) where T : nn.Module
     {

@@ -14,6 +14,8 @@ public enum BeitArchitecture
     ImageClassification,
     /// <summary>Backbone, final LayerNorm and visual-token head (Hugging Face <c>BeitForMaskedImageModeling</c>, unilm pre-trained models).</summary>
     MaskedImageModeling,
+    /// <summary>Backbone, four necks, UperNet decode head and optional FCN auxiliary head (Hugging Face <c>BeitForSemanticSegmentation</c>).</summary>
+    SemanticSegmentation,
 }
 
 /// <summary>How a checkpoint names its parameters.</summary>
@@ -97,6 +99,7 @@ public sealed class BeitCheckpoint : IDisposable
             var layout = UnilmKeyMap.IsUnilmLayout(raw.Keys) ? BeitCheckpointLayout.Unilm : BeitCheckpointLayout.HuggingFace;
             weights = layout == BeitCheckpointLayout.Unilm ? UnilmKeyMap.ToHuggingFace(raw) : AddBackbonePrefix(raw);
             var architecture = weights.ContainsKey("classifier.weight") ? BeitArchitecture.ImageClassification
+                : weights.ContainsKey("decode_head.classifier.weight") ? BeitArchitecture.SemanticSegmentation
                 : weights.ContainsKey("lm_head.weight") ? BeitArchitecture.MaskedImageModeling
                 : BeitArchitecture.Backbone;
 
@@ -131,8 +134,8 @@ public sealed class BeitCheckpoint : IDisposable
         new(source, config, architecture, BeitCheckpointLayout.HuggingFace, weights);
 
     /// <summary>
-    /// Builds the model the checkpoint holds (<see cref="BeitModel"/>, <see cref="BeitForImageClassification"/>
-    /// or <see cref="BeitForMaskedImageModeling"/>) and loads the weights into it, in evaluation mode.
+    /// Builds the model the checkpoint holds (<see cref="BeitModel"/>, <see cref="BeitForImageClassification"/>,
+    /// <see cref="BeitForMaskedImageModeling"/> or <see cref="BeitForSemanticSegmentation"/>) and loads the weights into it, in evaluation mode.
     /// </summary>
     /// <exception cref="BeitCheckpointMismatchException">The weights do not fit the config.</exception>
     public nn.Module CreateModel()
@@ -141,6 +144,7 @@ public sealed class BeitCheckpoint : IDisposable
         {
             BeitArchitecture.ImageClassification => new BeitForImageClassification(Config),
             BeitArchitecture.MaskedImageModeling => new BeitForMaskedImageModeling(Config),
+            BeitArchitecture.SemanticSegmentation => new BeitForSemanticSegmentation(Config),
             // A backbone saved without its pooler (a pretraining result) loads without one.
             _ => new BeitModel(Config, addPoolingLayer: _weights.Keys.Any(k => k.StartsWith("beit.pooler.", StringComparison.Ordinal)) || !Config.UseMeanPooling),
         };
@@ -172,6 +176,7 @@ public sealed class BeitCheckpoint : IDisposable
         {
             BeitArchitecture.ImageClassification => "BeitForImageClassification",
             BeitArchitecture.MaskedImageModeling => "BeitForMaskedImageModeling",
+            BeitArchitecture.SemanticSegmentation => "BeitForSemanticSegmentation",
             _ => "BeitModel",
         }];
         using var scope = NewDisposeScope();
@@ -186,6 +191,7 @@ public sealed class BeitCheckpoint : IDisposable
     {
         BeitForImageClassification c => (c.Config, BeitArchitecture.ImageClassification),
         BeitForMaskedImageModeling m => (m.Config, BeitArchitecture.MaskedImageModeling),
+        BeitForSemanticSegmentation s => (s.Config, BeitArchitecture.SemanticSegmentation),
         BeitModel b => (b.Config, BeitArchitecture.Backbone),
         _ => throw new ArgumentException($"{model.GetType().Name} is not a BEiT model of this library.", nameof(model)),
     };

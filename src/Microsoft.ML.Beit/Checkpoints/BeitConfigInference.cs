@@ -87,6 +87,8 @@ internal static partial class BeitConfigInference
                 config.SetLabels(Enumerable.Range(0, classes).Select(i => $"LABEL_{i}").ToList());
         }
 
+        InferSegmentationHeads(weights, config, Determined);
+
         var unknown = new List<string>();
         var table = weights.GetValueOrDefault(PerLayerTable) ?? weights.GetValueOrDefault(SharedTable);
         int? grid = GridFromWeights(table, weights.GetValueOrDefault(Embeddings + "position_embeddings"), source);
@@ -108,6 +110,28 @@ internal static partial class BeitConfigInference
                 $"Put a config.json beside the checkpoint, pass a config (--config) or name a preset ({string.Join(", ", BeitConfig.PresetNames)}).");
         config.Validate(source);
         return config;
+    }
+
+    // The segmentation heads fix the classes, the number of pool scales and the auxiliary head's shape;
+    // the pool scales themselves and out_indices come from the config.
+    static void InferSegmentationHeads(IReadOnlyDictionary<string, Tensor> weights, BeitConfig config,
+        Action<string, int, Func<BeitConfig, int>, Action<BeitConfig, int>> determined)
+    {
+        if (!weights.TryGetValue("decode_head.classifier.weight", out var decode)) return;
+        int classes = (int)decode.shape[0];
+        determined("the number of labels (id2label)", classes, c => c.NumLabels, (c, _) => { });
+        if (config.NumLabels != classes)
+            config.SetLabels(Enumerable.Range(0, classes).Select(i => $"LABEL_{i}").ToList());
+        int scales = weights.Keys.Count(k => k.StartsWith("decode_head.psp_modules.", StringComparison.Ordinal) && k.EndsWith(".1.conv.weight", StringComparison.Ordinal));
+        determined("the number of pool_scales", scales, c => c.PoolScales.Count, (c, _) => { });
+        bool auxiliary = weights.TryGetValue("auxiliary_head.classifier.weight", out var auxiliaryClassifier);
+        determined("use_auxiliary_head (0 = false)", auxiliary ? 1 : 0, c => c.UseAuxiliaryHead ? 1 : 0, (c, v) => c.UseAuxiliaryHead = v == 1);
+        if (!auxiliary) return;
+        int convs = weights.Keys.Count(k => k.StartsWith("auxiliary_head.convs.", StringComparison.Ordinal) && k.EndsWith(".conv.weight", StringComparison.Ordinal));
+        determined("auxiliary_num_convs", convs, c => c.AuxiliaryNumConvs, (c, v) => c.AuxiliaryNumConvs = v);
+        determined("auxiliary_channels", (int)auxiliaryClassifier!.shape[1], c => c.AuxiliaryChannels, (c, v) => c.AuxiliaryChannels = v);
+        determined("auxiliary_concat_input (0 = false)", weights.ContainsKey("auxiliary_head.conv_cat.conv.weight") ? 1 : 0,
+            c => c.AuxiliaryConcatInput ? 1 : 0, (c, v) => c.AuxiliaryConcatInput = v == 1);
     }
 
     static string Show<T>(T value) => value is bool b ? (b ? "true" : "false") : value?.ToString() ?? "null";

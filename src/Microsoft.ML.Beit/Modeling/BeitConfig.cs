@@ -108,6 +108,19 @@ public sealed class BeitConfig
     /// <summary>Segmentation: 1-based indices of the blocks whose features feed the UperNet necks. Default [3, 5, 7, 11].</summary>
     [JsonPropertyName("out_indices")] public List<int> OutIndices { get; set; } = [3, 5, 7, 11];
 
+    /// <summary>
+    /// Segmentation: how <see cref="OutIndices"/> picks hidden states. Null or <c>"huggingface"</c>: index k takes
+    /// <c>hidden_states[k - 1]</c>, as Hugging Face <c>BeitForSemanticSegmentation</c> does (HF checkpoints need this).
+    /// <c>"unilm"</c>: index k takes the output of block k (0-based), <c>hidden_states[k + 1]</c>, as the original
+    /// unilm/mmseg code does (its checkpoints need this). Not a Hugging Face field; written only when set. Default null.
+    /// </summary>
+    [JsonPropertyName("out_indices_convention")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? OutIndicesConvention { get; set; }
+
+    /// <summary>Whether <see cref="OutIndices"/> follows the unilm convention (see <see cref="OutIndicesConvention"/>).</summary>
+    [JsonIgnore] public bool UsesUnilmOutIndices => string.Equals(OutIndicesConvention, "unilm", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>Class names by class id; their count is the number of classes of a classification or segmentation head.</summary>
     [JsonPropertyName("id2label")] public Dictionary<int, string>? Id2Label { get; set; }
 
@@ -139,7 +152,7 @@ public sealed class BeitConfig
     public static BeitConfig Tiny => new()
     {
         ImageSize = 32, PatchSize = 8, HiddenSize = 48, NumHiddenLayers = 3, NumAttentionHeads = 4, IntermediateSize = 192,
-        VocabSize = 64, UseMaskToken = true, UseRelativePositionBias = true, LayerNormEps = 1e-6, OutIndices = [1, 2, 3],
+        VocabSize = 64, UseMaskToken = true, UseRelativePositionBias = true, LayerNormEps = 1e-6, OutIndices = [1, 2, 3, 4], AuxiliaryChannels = 32,
     };
 
     /// <summary>The preset names <see cref="FromPreset"/> knows.</summary>
@@ -222,6 +235,8 @@ public sealed class BeitConfig
         Require(LayerNormEps > 0, $"layer_norm_eps {LayerNormEps} must be positive.");
         Require(DropPathRate is >= 0 and < 1, $"drop_path_rate {DropPathRate} must be in [0, 1).");
         BeitActivation.Validate(HiddenAct, source);
+        Require(OutIndicesConvention is null || UsesUnilmOutIndices || OutIndicesConvention.Equals("huggingface", StringComparison.OrdinalIgnoreCase),
+            $"out_indices_convention '{OutIndicesConvention}' is not 'huggingface' or 'unilm'.");
     }
 
     /// <summary>The config as a JSON object, for embedding it in other documents.</summary>

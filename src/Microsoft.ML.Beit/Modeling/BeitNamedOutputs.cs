@@ -6,17 +6,20 @@ namespace Microsoft.ML.Beit.Modeling;
 /// <summary>
 /// Runs any BEiT model of this library and names every output it can produce the way the reference
 /// data of the original implementation does: <c>logits</c>, <c>pooled</c>, <c>hidden_states_N</c>,
-/// <c>logits_masked</c>, <c>logits_all_tokens</c>, <c>final_hidden_states</c>. This is what
+/// <c>logits_masked</c>, <c>logits_all_tokens</c>, <c>final_hidden_states</c>; for segmentation <c>features_N</c>,
+/// <c>decode_psp_bottleneck</c>, <c>decode_fpn_bottleneck</c>, <c>auxiliary_logits</c>, <c>upsampled_scores</c>,
+/// <c>segmentation_map</c> and, given labels, <c>loss</c>, <c>main_loss</c>, <c>auxiliary_loss</c>. This is what
 /// <c>beit forward</c> writes, for checking a conversion against PyTorch.
 /// </summary>
 public static class BeitNamedOutputs
 {
     /// <summary>
     /// Runs <paramref name="model"/> in evaluation mode (restoring its mode after) without gradients on <paramref name="pixelValues"/>
-    /// ([B, C, H, W]) and, for masked image modeling, <paramref name="boolMaskedPos"/> ([B, N]).
+    /// ([B, C, H, W]) and, for masked image modeling, <paramref name="boolMaskedPos"/> ([B, N]); for segmentation,
+    /// <paramref name="labels"/> ([B, H, W] class ids) adds the losses.
     /// The tensors are on the CPU; the caller disposes them.
     /// </summary>
-    public static Dictionary<string, Tensor> Compute(nn.Module model, Tensor pixelValues, Tensor? boolMaskedPos = null)
+    public static Dictionary<string, Tensor> Compute(nn.Module model, Tensor pixelValues, Tensor? boolMaskedPos = null, Tensor? labels = null)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
@@ -52,6 +55,28 @@ public static class BeitNamedOutputs
                 outputs["final_hidden_states"] = result.FinalHiddenStates;
                 if (mask is not null)
                     outputs["logits_masked"] = result.MaskedLogits(mask);
+                break;
+            }
+            case BeitForSemanticSegmentation segmenter:
+            {
+                var result = segmenter.forward(pixels, withAuxiliary: true, keepFeatures: true);
+                AddHiddenStates(result.Backbone!);
+                for (int i = 0; i < result.Features!.Count; i++)
+                    outputs[$"features_{i}"] = result.Features[i];
+                outputs["decode_psp_bottleneck"] = segmenter.decode_head.PspForward(result.Features[3]);
+                outputs["decode_fpn_bottleneck"] = segmenter.decode_head.Fuse(result.Features);
+                outputs["logits"] = result.Logits;
+                if (result.AuxiliaryLogits is { } auxiliary) outputs["auxiliary_logits"] = auxiliary;
+                var scores = SegmentationResize.Bilinear(result.Logits, [pixels.shape[2], pixels.shape[3]]);
+                outputs["upsampled_scores"] = scores;
+                outputs["segmentation_map"] = scores.argmax(1);
+                if (labels is not null)
+                {
+                    var loss = segmenter.Loss(result, labels.to(ScalarType.Int64, parameter.device));
+                    outputs["loss"] = loss.Total.reshape(1);
+                    outputs["main_loss"] = loss.Main.reshape(1);
+                    if (loss.Auxiliary is { } a) outputs["auxiliary_loss"] = a.reshape(1);
+                }
                 break;
             }
             case BeitModel backboneModel:
