@@ -71,7 +71,7 @@ internal static class FinetuneCommand
         var mapLabels = ml.Transforms.Conversion.MapValueToKey("Label").Fit(trainData);
         var validationData = validation is null ? null : mapLabels.Transform(ml.Data.LoadFromEnumerable(validation));
         options.ValidationSet = validationData;
-        options.Progress = new ConsoleProgress();
+        options.Progress = new ConsoleProgress("accuracy");
         var classes = train.Select(r => r.Label).Distinct().ToList();
         Console.WriteLine($"Training on {train.Count} images of {classes.Count} classes{(validation is null ? "" : $", validating on {validation.Count}")}");
 
@@ -89,21 +89,5 @@ internal static class FinetuneCommand
         ml.Model.Save(model, trainData.Schema, output);
         Console.WriteLine($"Model {output}");
         return model;
-    }
-
-    sealed class ConsoleProgress : IProgress<BeitTrainingProgress>
-    {
-        readonly System.Diagnostics.Stopwatch _sinceLastLine = System.Diagnostics.Stopwatch.StartNew();
-
-        public void Report(BeitTrainingProgress p)
-        {
-            if (p.ValidationMetric is double metric && double.IsNaN(p.Loss))
-                Console.Error.WriteLine($"\repoch {p.Epoch}/{p.Epochs} validation accuracy {metric:F4}                                        ");
-            else if (p.Step == p.TotalSteps || _sinceLastLine.Elapsed.TotalSeconds >= 0.5)
-            {
-                _sinceLastLine.Restart();
-                Console.Error.Write($"\repoch {p.Epoch}/{p.Epochs} step {p.Step}/{p.TotalSteps} loss {p.Loss:F4} lr {p.LearningRate:E2} {p.ImagesPerSecond:F0} images/s ETA {p.EstimatedTimeLeft:hh\\:mm\\:ss}   ");
-            }
-        }
     }
 }

@@ -10,5 +10,6 @@ root.Subcommands.Add(FeaturizeCommand.Create());
 root.Subcommands.Add(FinetuneCommand.Create());
 root.Subcommands.Add(EvaluateCommand.CreateEvaluate());
 root.Subcommands.Add(EvaluateCommand.CreatePredict());
+root.Subcommands.Add(SegmentCommand.Create());
 root.Subcommands.Add(QuickstartCommand.Create());
 return root.Parse(args).Invoke();

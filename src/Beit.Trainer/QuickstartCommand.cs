@@ -71,7 +71,7 @@ internal static class QuickstartCommand
         return command;
     }
 
-    static string FindBundledData()
+    internal static string FindBundledData()
     {
         foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)

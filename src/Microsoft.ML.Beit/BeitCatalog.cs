@@ -57,4 +57,14 @@ public static class BeitCatalog
             LearningRate = learningRate,
             ValidationSet = validationSet,
         });
+
+    /// <summary>
+    /// Semantic segmentation: <c>mlContext.SemanticSegmentation().Trainers.Beit(options)</c> trains BEiT + UperNet, and
+    /// <c>mlContext.SemanticSegmentation().Evaluate(scored)</c> gives mIoU, pixel accuracy and per-class IoU.
+    /// </summary>
+    public static SemanticSegmentationCatalog SemanticSegmentation(this MLContext mlContext)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        return new SemanticSegmentationCatalog(mlContext);
+    }
 }

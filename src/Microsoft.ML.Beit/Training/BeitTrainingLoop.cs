@@ -66,7 +66,7 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
         using var optimizer = new BeitAdamW(groups, options.Betas.Beta1, options.Betas.Beta2, options.Epsilon);
         int stepsPerEpoch = (task.BatchesPerEpoch + options.AccumulationSteps - 1) / options.AccumulationSteps;
         int totalSteps = stepsPerEpoch * options.Epochs;
-        var schedule = new CosineSchedule(options.LearningRate, options.MinLearningRate, totalSteps, (int)(options.WarmupEpochs * stepsPerEpoch));
+        var schedule = options.CreateSchedule(totalSteps, (int)(options.WarmupEpochs * stepsPerEpoch));
 
         var state = new LoopState(0, 0, 0, null, 0, null, seed, options.BatchSize, options.AccumulationSteps);
         Dictionary<string, Tensor>? best = null;
@@ -84,7 +84,7 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
         model.eval();
     }
 
-    void Train(TrainingTask task, BeitAdamW optimizer, CosineSchedule schedule, int totalSteps,
+    void Train(TrainingTask task, BeitAdamW optimizer, Func<int, double> schedule, int totalSteps,
         ref LoopState state, ref Dictionary<string, Tensor>? best)
     {
         if (options.EarlyStoppingPatience is int stopped && state.EpochsWithoutImprovement >= stopped)
@@ -123,7 +123,7 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
                 batchInEpoch++;
                 if (batchInEpoch % options.AccumulationSteps != 0 && batchInEpoch != task.BatchesPerEpoch) continue;
 
-                double lr = schedule[step];
+                double lr = schedule(step);
                 double meanLoss = stepLoss / stepBatches;
                 if (!double.IsFinite(meanLoss))
                     throw new InvalidOperationException($"The training loss became {meanLoss} at step {step + 1}; lower the learning rate or enable ClipGradient.");
@@ -158,7 +158,7 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
                     EpochsWithoutImprovement = improved ? 0 : state.EpochsWithoutImprovement + 1,
                 };
                 channel.Info($"epoch {epoch + 1}/{options.Epochs}: validation {metric:F4}{(improved ? " (best)" : "")}");
-                Report(epoch, state.Step, totalSteps, double.NaN, schedule[Math.Max(state.Step - 1, 0)], 0, metric, clock, state.Step - startStep);
+                Report(epoch, state.Step, totalSteps, double.NaN, schedule(Math.Max(state.Step - 1, 0)), 0, metric, clock, state.Step - startStep);
             }
             SaveCheckpoint(state, optimizer, best);
             if (options.EarlyStoppingPatience is int patience && state.EpochsWithoutImprovement >= patience)

@@ -72,6 +72,13 @@ public abstract class BeitTrainingOptions
     /// <summary>LibTorch intra-op threads; null leaves LibTorch's default. Default null.</summary>
     public int? Threads { get; set; }
 
+    /// <summary>The learning rate per optimizer step: warmup then cosine (fine-tuning and pretraining); segmentation overrides it with poly.</summary>
+    internal virtual Func<int, double> CreateSchedule(int totalSteps, int warmupSteps)
+    {
+        var cosine = new Training.CosineSchedule(LearningRate, MinLearningRate, totalSteps, warmupSteps);
+        return step => cosine[step];
+    }
+
     internal virtual void Validate()
     {
         void Require(bool ok, string name, object value, string rule)

@@ -1,0 +1,20 @@
+using Microsoft.ML.Beit;
+
+namespace Beit.Trainer;
+
+/// <summary>One updating progress line on stderr per training run, and a line per validation.</summary>
+internal sealed class ConsoleProgress(string metricName) : IProgress<BeitTrainingProgress>
+{
+    readonly System.Diagnostics.Stopwatch _sinceLastLine = System.Diagnostics.Stopwatch.StartNew();
+
+    public void Report(BeitTrainingProgress p)
+    {
+        if (p.ValidationMetric is double metric && double.IsNaN(p.Loss))
+            Console.Error.WriteLine($"\repoch {p.Epoch}/{p.Epochs} validation {metricName} {metric:F4}                                        ");
+        else if (p.Step == p.TotalSteps || _sinceLastLine.Elapsed.TotalSeconds >= 0.5)
+        {
+            _sinceLastLine.Restart();
+            Console.Error.Write($"\repoch {p.Epoch}/{p.Epochs} step {p.Step}/{p.TotalSteps} loss {p.Loss:F4} lr {p.LearningRate:E2} {p.ImagesPerSecond:F0} images/s ETA {p.EstimatedTimeLeft:hh\\:mm\\:ss}   ");
+        }
+    }
+}

@@ -1,0 +1,210 @@
+using System.CommandLine;
+using Microsoft.ML;
+using Microsoft.ML.Beit;
+using Microsoft.ML.Beit.Modeling;
+using Microsoft.ML.Beit.Preprocessing;
+using Microsoft.ML.Beit.Segmentation;
+using Microsoft.ML.Data;
+
+namespace Beit.Trainer;
+
+/// <summary>
+/// <c>beit segment train|evaluate|predict|canvases</c>: semantic segmentation on folders in the ADE20K layout
+/// (images/&lt;split&gt;, annotations/&lt;split&gt; with gray label PNGs, optional classes.txt).
+/// </summary>
+internal static class SegmentCommand
+{
+    /// <summary>One row of a segmentation data set.</summary>
+    public sealed class Row
+    {
+        /// <summary>Image path.</summary>
+        public string Image { get; set; } = "";
+        /// <summary>Label-map path.</summary>
+        public string Label { get; set; } = "";
+    }
+
+    public static Command Create() => new("segment", "Semantic segmentation with BEiT + UperNet: train, evaluate, predict, and make a demo data set.")
+    {
+        Train(), Evaluate(), Predict(), Canvases(),
+    };
+
+    static Command Train()
+    {
+        var data = new Option<string>("--data") { Description = "ADE20K-layout folder: images/training + annotations/training (and validation, used every epoch).", Required = true };
+        var model = new Option<string>("--model") { Description = "Starting checkpoint, a preset (tiny, base, large) or a config.json for random initialisation.", Required = true };
+        var epochs = new Option<int>("--epochs") { Description = "Epochs.", DefaultValueFactory = _ => 10 };
+        var output = new Option<string>("--output") { Description = "Model zip to write.", DefaultValueFactory = _ => "segmenter.zip" };
+        var batchSize = new Option<int>("--batch-size") { Description = "Images per batch.", DefaultValueFactory = _ => 8 };
+        var learningRate = new Option<double>("--lr") { Description = "Peak learning rate (5e-5 suits a pretrained backbone; 1e-3 from scratch).", DefaultValueFactory = _ => 5e-5 };
+        var layerDecay = new Option<double>("--layer-decay") { Description = "Layer-wise learning-rate decay (0.95 in BEiT's ADE20K recipe; 1 from scratch).", DefaultValueFactory = _ => 0.95 };
+        var cropSize = new Option<int?>("--crop-size") { Description = "Training crop and inference window for a new model (default: the model's image size)." };
+        var reduceLabels = new Option<bool>("--reduce-labels") { Description = "ADE20K convention: label 0 is ignored and the others drop by one." };
+        var device = new Option<string>("--device") { Description = $"Device: {BeitDevice.Choices}.", DefaultValueFactory = _ => "auto" };
+        var seed = new Option<int>("--seed") { Description = "Seed.", DefaultValueFactory = _ => 1 };
+        var checkpoints = new Option<string?>("--checkpoints") { Description = "Folder for training checkpoints (resume with --resume)." };
+        var resume = new Option<string?>("--resume") { Description = "Checkpoint folder to resume an interrupted run from." };
+        var command = new Command("train", "Train a BEiT segmentation model and save it as a model zip.")
+        {
+            data, model, epochs, output, batchSize, learningRate, layerDecay, cropSize, reduceLabels, device, seed, checkpoints, resume,
+        };
+        command.SetAction(parse => CommandRunner.Run(() =>
+        {
+            var ml = new MLContext(seed: parse.GetValue(seed));
+            string root = parse.GetValue(data)!;
+            var train = Load(ml, root, "training");
+            var validation = HasSplit(root, "validation") ? Load(ml, root, "validation") : null;
+            bool reduce = parse.GetValue(reduceLabels);
+            var classes = ClassNames(root, reduce);
+            string modelArg = parse.GetValue(model)!;
+            var options = new BeitSegmentationOptions
+            {
+                Model = ModelSource(modelArg),
+                ClassNames = classes,
+                Epochs = parse.GetValue(epochs),
+                BatchSize = parse.GetValue(batchSize),
+                LearningRate = parse.GetValue(learningRate),
+                LayerDecay = parse.GetValue(layerDecay),
+                CropSize = parse.GetValue(cropSize),
+                ReduceLabels = reduce,
+                Device = parse.GetValue(device)!,
+                Seed = parse.GetValue(seed),
+                CheckpointDirectory = parse.GetValue(checkpoints),
+                ResumeFrom = parse.GetValue(resume),
+                ValidationSet = validation,
+                Progress = new ConsoleProgress("mIoU"),
+            };
+            Console.WriteLine($"Training on {train.GetRowCount()} images of {classes.Count} classes{(validation is null ? "" : $", validating on {validation.GetRowCount()}")}");
+            using var segmenter = ml.SemanticSegmentation().Trainers.Beit(options).Fit(train);
+            Console.Error.WriteLine();
+            if (validation is not null)
+            {
+                Console.WriteLine("Metrics on the validation images:");
+                Console.WriteLine(ml.SemanticSegmentation().Evaluate(segmenter.Transform(validation), reduceLabels: reduce));
+            }
+            string zip = parse.GetValue(output)!;
+            ml.Model.Save(segmenter, train.Schema, zip);
+            Console.WriteLine($"Model {zip}");
+        }));
+        return command;
+    }
+
+    static Command Evaluate()
+    {
+        var model = new Option<string>("--model") { Description = "A segmentation model zip.", Required = true };
+        var data = new Option<string>("--data") { Description = "ADE20K-layout folder.", Required = true };
+        var split = new Option<string>("--split") { Description = "Which split to evaluate.", DefaultValueFactory = _ => "validation" };
+        var command = new Command("evaluate", "Print mIoU, pixel accuracy, mean class accuracy and per-class IoU of a segmentation model.") { model, data, split };
+        command.SetAction(parse => CommandRunner.Run(() =>
+        {
+            var ml = new MLContext(seed: 1);
+            var (segmenter, _) = LoadModel(ml, parse.GetValue(model)!);
+            using var disposable = segmenter;
+            var rows = Load(ml, parse.GetValue(data)!, parse.GetValue(split)!);
+            Console.WriteLine(ml.SemanticSegmentation().Evaluate(segmenter.Transform(rows), reduceLabels: segmenter.ReduceLabels, ignoreIndex: segmenter.IgnoreIndex));
+        }));
+        return command;
+    }
+
+    static Command Predict()
+    {
+        var model = new Option<string>("--model") { Description = "A segmentation model zip.", Required = true };
+        var images = new Option<string>("--images") { Description = "A folder of images (or one image).", Required = true };
+        var output = new Option<string>("--output") { Description = "Folder for the masks: NAME_mask.png (class ids), NAME_color.png, NAME_overlay.png.", DefaultValueFactory = _ => "masks" };
+        var command = new Command("predict", "Write a class-id mask, a color-coded mask and an overlay for each image.") { model, images, output };
+        command.SetAction(parse => CommandRunner.Run(() =>
+        {
+            var ml = new MLContext(seed: 1);
+            var (segmenter, _) = LoadModel(ml, parse.GetValue(model)!);
+            using var disposable = segmenter;
+            string source = parse.GetValue(images)!, folder = parse.GetValue(output)!;
+            var files = File.Exists(source) ? [source] : Directory.EnumerateFiles(source).Where(IsImage).Order(StringComparer.Ordinal).ToList();
+            if (files.Count == 0) throw new FileNotFoundException($"No images (.png, .jpg, .jpeg, .bmp, .webp) in '{source}'.");
+            Directory.CreateDirectory(folder);
+            foreach (var batch in files.Chunk(Math.Max(1, segmenter.BatchSize)))
+            {
+                var pictures = batch.Select(RgbImage.Load).ToList();
+                var masks = segmenter.PredictMasks(pictures);
+                for (int i = 0; i < batch.Length; i++)
+                {
+                    string name = Path.GetFileNameWithoutExtension(batch[i]);
+                    var ids = masks[i].Select(v => (byte)v).ToArray();
+                    SegmentationLabelMap.Write(Path.Combine(folder, name + "_mask.png"), ids, pictures[i].Width, pictures[i].Height);
+                    SegmentationMaskRendering.WriteColorMask(Path.Combine(folder, name + "_color.png"), ids, pictures[i].Width, pictures[i].Height);
+                    SegmentationMaskRendering.WriteOverlay(Path.Combine(folder, name + "_overlay.png"), pictures[i], ids, pictures[i].Width, pictures[i].Height);
+                    var present = masks[i].GroupBy(v => v).OrderByDescending(g => g.Count())
+                        .Select(g => $"{segmenter.ClassNames[g.Key]} {100.0 * g.Count() / masks[i].Length:F0}%");
+                    Console.WriteLine($"{batch[i]}\t{string.Join(", ", present)}");
+                }
+            }
+            Console.WriteLine($"Masks in {folder}");
+        }));
+        return command;
+    }
+
+    static Command Canvases()
+    {
+        var data = new Option<string?>("--data") { Description = "The Fashion-MNIST IDX folder (default: samples/data/fashion-mnist of this repository)." };
+        var output = new Option<string>("--output") { Description = "Folder for the ADE20K-layout data set.", DefaultValueFactory = _ => "fashion-canvases" };
+        var size = new Option<int>("--size") { Description = "Canvas size in pixels.", DefaultValueFactory = _ => 64 };
+        var training = new Option<int>("--training") { Description = "Training canvases.", DefaultValueFactory = _ => 200 };
+        var validation = new Option<int>("--validation") { Description = "Validation canvases.", DefaultValueFactory = _ => 50 };
+        var classes = new Option<string?>("--classes") { Description = "Comma-separated Fashion-MNIST class numbers 0-9 to draw items from (default all)." };
+        var seed = new Option<int>("--seed") { Description = "Seed.", DefaultValueFactory = _ => 1 };
+        var command = new Command("canvases", "Compose a segmentation data set from Fashion-MNIST items on canvases (pixel label = item class).")
+        {
+            data, output, size, training, validation, classes, seed,
+        };
+        command.SetAction(parse => CommandRunner.Run(() =>
+        {
+            var set = FashionMnistCanvases.Generate(new FashionMnistCanvasOptions
+            {
+                SourceFolder = parse.GetValue(data) ?? QuickstartCommand.FindBundledData(),
+                OutputFolder = parse.GetValue(output)!,
+                CanvasSize = parse.GetValue(size),
+                TrainingCanvases = parse.GetValue(training),
+                ValidationCanvases = parse.GetValue(validation),
+                Classes = parse.GetValue(classes)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToList(),
+                Seed = parse.GetValue(seed),
+            });
+            Console.WriteLine($"{set.TrainingCanvases} training and {set.ValidationCanvases} validation canvases of {set.CanvasSize}x{set.CanvasSize} in {set.Root}");
+            Console.WriteLine($"Classes: {string.Join(", ", set.ClassNames)}");
+        }));
+        return command;
+    }
+
+    static bool IsImage(string path) => Path.GetExtension(path).ToLowerInvariant() is ".png" or ".jpg" or ".jpeg" or ".bmp" or ".webp";
+
+    static bool HasSplit(string root, string split) => Directory.Exists(Path.Combine(root, "images", split));
+
+    static IDataView Load(MLContext ml, string root, string split) =>
+        ml.Data.LoadFromEnumerable(SegmentationFolder.Read(root, split).Select(s => new Row { Image = s.ImagePath, Label = s.LabelPath }).ToList());
+
+    static BeitModelSource ModelSource(string argument) =>
+        BeitConfig.PresetNames.Contains(argument.ToLowerInvariant()) && !Path.Exists(argument) ? BeitModelSource.FromPreset(argument)
+        : argument.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && File.Exists(argument) ? BeitModelSource.FromConfig(BeitConfig.Load(argument))
+        : BeitModelSource.FromPath(argument);
+
+    // classes.txt names the classes; without it the largest label (ignoring 255) sets their number.
+    static IReadOnlyList<string> ClassNames(string root, bool reduceLabels)
+    {
+        var names = SegmentationFolder.ReadClassNames(root);
+        if (names.Count > 0) return reduceLabels ? names.Skip(1).ToList() : names;
+        int largest = 0;
+        foreach (var sample in SegmentationFolder.Read(root, "training"))
+            foreach (var value in SegmentationLabelMap.Read(sample.LabelPath, out _, out _))
+                if (value != 255) largest = Math.Max(largest, value);
+        int count = reduceLabels ? largest : largest + 1;
+        return Enumerable.Range(0, count).Select(i => $"class_{i}").ToList();
+    }
+
+    static (BeitSemanticSegmentationTransformer Model, DataViewSchema Schema) LoadModel(MLContext ml, string path)
+    {
+        var loaded = ml.Model.Load(path, out var schema);
+        return loaded switch
+        {
+            BeitSemanticSegmentationTransformer s => (s, schema),
+            TransformerChain<ITransformer> chain when chain.LastTransformer is BeitSemanticSegmentationTransformer s => (s, schema),
+            _ => throw new InvalidDataException($"'{path}' is not a BEiT segmentation model zip (it holds {loaded.GetType().Name})."),
+        };
+    }
+}

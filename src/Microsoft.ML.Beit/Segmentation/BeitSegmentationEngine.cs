@@ -1,0 +1,106 @@
+using Microsoft.ML.Beit.Modeling;
+using Microsoft.ML.Beit.Preprocessing;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Beit.Segmentation;
+
+/// <summary>A segmentation prediction at the input image's resolution.</summary>
+/// <param name="Width">Image width.</param>
+/// <param name="Height">Image height.</param>
+/// <param name="Mask">Class id per pixel, row-major.</param>
+/// <param name="Probabilities">Per-class probabilities, [classes, H, W] row-major, when asked for.</param>
+internal sealed record SegmentationPrediction(int Width, int Height, int[] Mask, float[]? Probabilities);
+
+/// <summary>
+/// A trained segmenter without ML.NET: the model, its preprocessing, classes and crop size; images in, masks out.
+/// Inference follows mmseg's <c>slide</c> mode: the image is resized so its short side is the crop size, windows of the
+/// crop size with a stride of two thirds of it cover the image, their upsampled logits are averaged, and the average
+/// is resized back to the image's own size before the argmax.
+/// </summary>
+internal sealed class BeitSegmentationEngine : IDisposable
+{
+    readonly Device _device;
+
+    public BeitSegmentationEngine(BeitForSemanticSegmentation model, BeitPreprocessorConfig preprocessor, int cropSize, string device, int batchSize)
+    {
+        if (cropSize != model.Config.ImageSize)
+            throw new ArgumentException($"The crop size {cropSize} must equal the model's image size {model.Config.ImageSize} (its relative position tables fit one grid).");
+        Model = model;
+        Processor = new BeitImageProcessor(preprocessor);
+        CropSize = cropSize;
+        DeviceName = device;
+        BatchSize = batchSize;
+        _device = BeitDevice.Resolve(device);
+        Model.to(_device);
+        Model.eval();
+    }
+
+    public BeitForSemanticSegmentation Model { get; }
+    public BeitImageProcessor Processor { get; }
+    public int CropSize { get; }
+    public string DeviceName { get; }
+    public int BatchSize { get; }
+    public BeitConfig Config => Model.Config;
+    public int Classes => Config.NumLabels;
+    public IReadOnlyList<string> ClassNames => Enumerable.Range(0, Classes).Select(i => Config.Id2Label![i]).ToList();
+
+    /// <summary>Masks (and probabilities on request) for each image; windows of all images share forward passes.</summary>
+    public IReadOnlyList<SegmentationPrediction> Predict(IReadOnlyList<RgbImage> images, bool withProbabilities = false)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        Model.eval();
+        var inputs = images.Select(Prepare).ToList();
+        var windows = inputs.SelectMany((input, i) => Windows(input.Height, input.Width).Select(w => (Image: i, w.Top, w.Left))).ToList();
+        var sums = inputs.Select(input => zeros([Classes, input.Height, input.Width], device: _device)).ToList();
+        var counts = inputs.Select(input => zeros([1, input.Height, input.Width], device: _device)).ToList();
+        long crop = CropSize;
+        foreach (var chunk in windows.Chunk(Math.Max(1, BatchSize)))
+        {
+            using var batchScope = NewDisposeScope();
+            var batch = stack(chunk.Select(w => inputs[w.Image].Pixels.narrow(1, w.Top, crop).narrow(2, w.Left, crop)).ToArray());
+            using var output = Model.forward(batch);
+            var logits = SegmentationResize.Bilinear(output.Logits, [crop, crop]);
+            for (int i = 0; i < chunk.Length; i++)
+            {
+                var (image, top, left) = chunk[i];
+                sums[image].narrow(1, top, crop).narrow(2, left, crop).add_(logits[i]);
+                counts[image].narrow(1, top, crop).narrow(2, left, crop).add_(1);
+            }
+        }
+        var predictions = new List<SegmentationPrediction>(images.Count);
+        for (int i = 0; i < images.Count; i++)
+        {
+            var logits = (sums[i] / counts[i]).unsqueeze(0);
+            logits = SegmentationResize.Bilinear(logits, [images[i].Height, images[i].Width]).squeeze(0);
+            var mask = logits.argmax(0).to(ScalarType.Int32).cpu().contiguous().data<int>().ToArray();
+            var probabilities = withProbabilities ? logits.softmax(0).to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray() : null;
+            predictions.Add(new SegmentationPrediction(images[i].Width, images[i].Height, mask, probabilities));
+        }
+        return predictions;
+    }
+
+    /// <summary>The image resized (short side = crop size, aspect kept) and normalised, [3, H, W] on the device.</summary>
+    (Tensor Pixels, int Height, int Width) Prepare(RgbImage image)
+    {
+        var (width, height) = SegmentationAugmentation.ScaledSize(image.Width, image.Height, CropSize);
+        var resized = width == image.Width && height == image.Height ? image
+            : new RgbImage(width, height, PillowResampler.Resize(image.Pixels, image.Width, image.Height, 3, width, height, Processor.Config.Resample));
+        var values = new float[3 * width * height];
+        Processor.Normalize(resized, values);
+        return (tensor(values, [3, height, width], device: _device), height, width);
+    }
+
+    /// <summary>mmseg's sliding windows: a grid with stride 2/3 of the crop, the last row and column flush with the edge.</summary>
+    IEnumerable<(int Top, int Left)> Windows(int height, int width)
+    {
+        int stride = Math.Max(1, (int)Math.Ceiling(CropSize * 2 / 3.0));
+        int rows = Math.Max(height - CropSize + stride - 1, 0) / stride + 1, columns = Math.Max(width - CropSize + stride - 1, 0) / stride + 1;
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < columns; c++)
+                yield return (Math.Max(Math.Min(r * stride + CropSize, height) - CropSize, 0), Math.Max(Math.Min(c * stride + CropSize, width) - CropSize, 0));
+    }
+
+    public void Dispose() => Model.Dispose();
+}

@@ -1,0 +1,105 @@
+using Microsoft.ML.Beit.Preprocessing;
+
+namespace Microsoft.ML.Beit;
+
+/// <summary>
+/// Options of <see cref="SemanticSegmentationCatalog.SemanticSegmentationTrainers.Beit(BeitSegmentationOptions)"/>. The defaults
+/// follow BEiT's ADE20K recipe (UperNet, AdamW with weight decay 0.05, layer decay 0.95, poly schedule with linear
+/// warmup, random scale 0.5-2.0, crop and flip, auxiliary loss 0.4); the learning rate 5e-5 suits a pretrained
+/// backbone (unilm uses 2e-5 to 7e-5 at batch 16). Training a model from scratch wants a higher one (1e-3) and LayerDecay 1.
+/// </summary>
+public sealed class BeitSegmentationOptions : BeitTrainingOptions
+{
+    /// <summary>Creates options with the segmentation recipe's defaults.</summary>
+    public BeitSegmentationOptions()
+    {
+        LearningRate = 5e-5;
+        MinLearningRate = 0;
+        LayerDecay = 0.95;
+        DropPath = 0.1;
+        WarmupEpochs = 1;
+        BatchSize = 8;
+    }
+
+    /// <summary>
+    /// The starting model: a BEiT checkpoint (any backbone, classifier or pretraining checkpoint: its backbone is used
+    /// with new necks and heads; a segmentation checkpoint with the same classes continues training) or a preset or
+    /// config for random initialisation. Required.
+    /// </summary>
+    public BeitModelSource? Model { get; set; }
+
+    /// <summary>Class names by class id (the label maps' pixel values). Required unless the model is a segmentation checkpoint whose classes are kept.</summary>
+    public IReadOnlyList<string>? ClassNames { get; set; }
+
+    /// <summary>The image column: an image (LoadImages), encoded bytes (LoadRawImageBytes) or a file path. Default <c>Image</c>.</summary>
+    public string ImageColumnName { get; set; } = "Image";
+
+    /// <summary>
+    /// The label-map column: an image (LoadImages) or a path to a PNG whose gray values are class ids, the same size as
+    /// its image. Default <c>Label</c>.
+    /// </summary>
+    public string LabelColumnName { get; set; } = "Label";
+
+    /// <summary>The predicted-mask column the model adds: one class id per input pixel, row-major. Default <c>PredictedMask</c>.</summary>
+    public string PredictedMaskColumnName { get; set; } = "PredictedMask";
+
+    /// <summary>A column for per-class probabilities at every input pixel ([classes x H x W], row-major); null adds none. Default null.</summary>
+    public string? ScoreColumnName { get; set; }
+
+    /// <summary>Label value the loss and the metrics ignore. Default 255.</summary>
+    public int IgnoreIndex { get; set; } = 255;
+
+    /// <summary>ADE20K convention: label 0 ("other") becomes <see cref="IgnoreIndex"/> and every other label drops by one. Default false.</summary>
+    public bool ReduceLabels { get; set; }
+
+    /// <summary>Training crop and inference window, in pixels; null takes the model's image size. Default null.</summary>
+    public int? CropSize { get; set; }
+
+    /// <summary>Random scaling range of training images relative to a short side of <see cref="CropSize"/>. Default (0.5, 2.0).</summary>
+    public (double Min, double Max) ScaleRange { get; set; } = (0.5, 2.0);
+
+    /// <summary>Probability of a horizontal flip of a training image and its labels. Default 0.5.</summary>
+    public double HorizontalFlip { get; set; } = 0.5;
+
+    /// <summary>Whether to augment (scale, crop, flip); off trains on the inference resize of whole images. Default true.</summary>
+    public bool Augment { get; set; } = true;
+
+    /// <summary>Label smoothing of the cross-entropy. Default 0.</summary>
+    public double LabelSmoothing { get; set; }
+
+    /// <summary>
+    /// Which backbone layers feed the four necks (Hugging Face convention, see <see cref="Modeling.BeitConfig.OutIndices"/>);
+    /// null keeps the checkpoint's, or spreads them evenly over a new model's layers. Default null.
+    /// </summary>
+    public IReadOnlyList<int>? OutIndices { get; set; }
+
+    /// <summary>Whether to add the auxiliary FCN head and its loss (weight 0.4) to a new model. Default true.</summary>
+    public bool AuxiliaryHead { get; set; } = true;
+
+    /// <summary>Resize and normalisation; null takes the checkpoint's preprocessor_config.json or BEiT's (mean and std 0.5). Default null.</summary>
+    public BeitPreprocessorConfig? Preprocessor { get; set; }
+
+    /// <summary>What happens to an unreadable image at scoring time. Default <see cref="BeitInvalidImageHandling.Throw"/>.</summary>
+    public BeitInvalidImageHandling InvalidImage { get; set; } = BeitInvalidImageHandling.Throw;
+
+    internal override Func<int, double> CreateSchedule(int totalSteps, int warmupSteps)
+    {
+        var poly = new Training.PolySchedule(LearningRate, MinLearningRate, totalSteps, warmupSteps);
+        return step => poly[step];
+    }
+
+    internal override void Validate()
+    {
+        base.Validate();
+        if (Model is null) throw new ArgumentNullException(nameof(Model), "BeitSegmentationOptions.Model is required: a checkpoint, a preset or a config.");
+        if (ClassNames is { Count: < 2 }) throw new ArgumentException($"ClassNames lists {ClassNames.Count} class(es); segmentation needs at least 2.", nameof(ClassNames));
+        if (ClassNames is { Count: > 255 }) throw new ArgumentException($"ClassNames lists {ClassNames.Count} classes; 8-bit label maps hold at most 255 classes besides the ignore value.", nameof(ClassNames));
+        if (IgnoreIndex is < 0 or > 255) throw new ArgumentOutOfRangeException(nameof(IgnoreIndex), IgnoreIndex, "IgnoreIndex must be a label-map value, 0 to 255.");
+        if (CropSize is <= 0) throw new ArgumentOutOfRangeException(nameof(CropSize), CropSize, "CropSize must be positive.");
+        if (ScaleRange.Min <= 0 || ScaleRange.Max < ScaleRange.Min)
+            throw new ArgumentOutOfRangeException(nameof(ScaleRange), ScaleRange, "ScaleRange must satisfy 0 < Min <= Max.");
+        if (HorizontalFlip is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(HorizontalFlip), HorizontalFlip, "HorizontalFlip must be a probability.");
+        if (LabelSmoothing is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(LabelSmoothing), LabelSmoothing, "LabelSmoothing must be in [0, 1).");
+        if (OutIndices is { Count: not 4 }) throw new ArgumentException($"OutIndices must list 4 layers, not {OutIndices.Count}.", nameof(OutIndices));
+    }
+}

@@ -1,0 +1,118 @@
+using Microsoft.ML.Beit.Modeling;
+using Microsoft.ML.Beit.Preprocessing;
+using Microsoft.ML.Beit.Segmentation;
+using Microsoft.ML.Beit.Training;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Beit;
+
+/// <summary>
+/// Trains BEiT with UperNet for semantic segmentation through the shared training loop (see
+/// <see cref="BeitSegmentationOptions"/>). Reads an image column and a label-map column, streams the data every epoch,
+/// validates by mIoU, and returns a <see cref="BeitSemanticSegmentationTransformer"/>. Create it with
+/// <c>mlContext.SemanticSegmentation().Trainers.Beit(options)</c>.
+/// </summary>
+public sealed class BeitSegmentationTrainer : IEstimator<BeitSemanticSegmentationTransformer>
+{
+    readonly IHost _host;
+    readonly BeitSegmentationOptions _options;
+
+    internal BeitSegmentationTrainer(IHostEnvironment env, BeitSegmentationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _host = env.Register(nameof(BeitSegmentationTrainer));
+        _options = options;
+    }
+
+    /// <summary>Trains on <paramref name="input"/> and returns the segmenter.</summary>
+    public BeitSemanticSegmentationTransformer Fit(IDataView input)
+    {
+        var o = _options;
+        var reader = new SegmentedImageReader(o.ImageColumnName, o.LabelColumnName, "training data");
+        var validationReader = new SegmentedImageReader(o.ImageColumnName, o.LabelColumnName, "validation set");
+        reader.CheckSchema(input.Schema);
+        if (o.ValidationSet is not null) validationReader.CheckSchema(o.ValidationSet.Schema);
+        int seed = o.Seed ?? (o.ResumeFrom is { } resume ? BeitTrainingLoop.ResumedSeed(resume) : null) ?? _host.Rand.Next();
+        if (o.Threads is int threads) set_num_threads(threads);
+        using var channel = _host.Start("BeitSegmentation");
+
+        var model = BeitSegmentationInitialization.Create(o, seed, channel.Info);
+        try
+        {
+            var device = BeitDevice.Resolve(o.Device);
+            model.to(device);
+            int crop = model.Config.ImageSize, classes = model.Config.NumLabels;
+            var preprocessor = o.Preprocessor ?? o.Model!.FindPreprocessorConfig() ?? BeitPreprocessorConfig.Pt22k(crop);
+            var processor = new BeitImageProcessor(preprocessor);
+            byte[] padColor = [.. preprocessor.ImageMean.Select(m => (byte)Math.Clamp(Math.Round(m * 255), 0, 255))];
+            var augmentation = new SegmentationAugmentation(crop, o.Augment ? o.ScaleRange : (1, 1), o.Augment ? o.HorizontalFlip : 0,
+                preprocessor.Resample, (byte)o.IgnoreIndex, padColor);
+            int rows = SegmentedImageReader.CountRows(input);
+            if (rows == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
+            bool paths = input.Schema[o.ImageColumnName].Type is TextDataViewType;
+            int shufflePool = paths ? Math.Max(rows, 1000) : Math.Max(1000, 4 * o.BatchSize);
+
+            IEnumerable<TrainingBatch> Batches(int epoch, int skip)
+            {
+                int epochSeed = Seeds.Derive(seed, epoch);
+                var shuffled = new MLContext(epochSeed).Data.ShuffleRows(input, epochSeed, shufflePoolSize: shufflePool);
+                foreach (var (samples, firstRow) in reader.Batches(shuffled, o.BatchSize, skip))
+                {
+                    int plane = crop * crop;
+                    var pixels = new float[samples.Count * 3 * plane];
+                    var targets = new long[samples.Count * plane];
+                    for (int i = 0; i < samples.Count; i++)
+                    {
+                        var augmented = augmentation.Apply(samples[i], new Random(Seeds.Derive(seed, epoch, (int)(firstRow + i))));
+                        processor.Normalize(augmented.Image, pixels.AsSpan(i * 3 * plane, 3 * plane));
+                        SegmentedImage.Targets(augmented.Labels, classes, o.IgnoreIndex, o.ReduceLabels, samples[i].Source)
+                            .CopyTo(targets, i * plane);
+                    }
+                    yield return new TrainingBatch(tensor(pixels, [samples.Count, 3, crop, crop], device: device),
+                        tensor(targets, [samples.Count, crop, crop], device: device), samples.Count);
+                }
+            }
+
+            var loop = new BeitTrainingLoop(o, model, model.Config.NumHiddenLayers, seed, channel);
+            loop.Run(new TrainingTask
+            {
+                EpochBatches = Batches,
+                BatchesPerEpoch = (rows + o.BatchSize - 1) / o.BatchSize,
+                // The loop's dispose scope owns the outputs.
+                Loss = batch => model.Loss(model.forward(batch.Inputs, withAuxiliary: true), batch.Targets, o.LabelSmoothing).Total,
+                Validate = o.ValidationSet is null ? null : () =>
+                    BeitSegmentationEvaluation.Evaluate(new BeitSegmentationEngine(model, preprocessor, crop, o.Device, o.BatchSize), validationReader,
+                        o.ValidationSet, o.IgnoreIndex, o.ReduceLabels, o.BatchSize).MeanIoU,
+            });
+            var engine = new BeitSegmentationEngine(model, preprocessor, crop, o.Device, o.BatchSize);
+            return new BeitSemanticSegmentationTransformer(_host, engine, o.ImageColumnName, o.PredictedMaskColumnName, o.ScoreColumnName,
+                o.BatchSize, o.InvalidImage, o.IgnoreIndex, o.ReduceLabels);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The input columns plus <c>PredictedMask</c> (a variable-length vector of class ids) and optionally the scores.</summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        var o = _options;
+        if (!inputSchema.TryFindColumn(o.ImageColumnName, out var image))
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Image column '{o.ImageColumnName}' is not in the data.");
+        if (!Scoring.ImageColumn.IsSupported(image))
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Image column '{o.ImageColumnName}' is {image.GetTypeString()}; BEiT segmentation needs an image, encoded bytes or a path.");
+        if (!inputSchema.TryFindColumn(o.LabelColumnName, out _))
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label-map column '{o.LabelColumnName}' is not in the data.");
+        var columns = inputSchema.ToDictionary(c => c.Name);
+        columns[o.PredictedMaskColumnName] = new SchemaShape.Column(o.PredictedMaskColumnName, SchemaShape.Column.VectorKind.VariableVector, NumberDataViewType.UInt32, false);
+        if (o.ScoreColumnName is { } score)
+            columns[score] = new SchemaShape.Column(score, SchemaShape.Column.VectorKind.VariableVector, NumberDataViewType.Single, false);
+        return new SchemaShape(columns.Values);
+    }
+}

@@ -1,0 +1,185 @@
+using System.Text.Json.Nodes;
+using Microsoft.ML;
+using Microsoft.ML.Beit.Checkpoints;
+using Microsoft.ML.Beit.Modeling;
+using Microsoft.ML.Beit.Preprocessing;
+using Microsoft.ML.Beit.Scoring;
+using Microsoft.ML.Beit.Segmentation;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+
+[assembly: LoadableClass(typeof(Microsoft.ML.Beit.BeitSemanticSegmentationTransformer), null, typeof(SignatureLoadModel),
+    "BEiT semantic segmenter", Microsoft.ML.Beit.BeitSemanticSegmentationTransformer.LoaderSignature)]
+
+namespace Microsoft.ML.Beit;
+
+/// <summary>
+/// A trained BEiT segmenter: adds <c>PredictedMask</c>, a variable-length vector of UInt32 class ids, one per input
+/// pixel in row-major order (its length is the image's width x height), and optionally per-class probabilities.
+/// The mask column carries the class names as <c>ClassNames</c> annotations, which
+/// <see cref="SemanticSegmentationCatalog.Evaluate"/> reads. Scores in batches, serves <c>PredictionEngine</c>,
+/// and saves into the model zip.
+/// </summary>
+public sealed class BeitSemanticSegmentationTransformer : BeitImageTransformer
+{
+    internal const string LoaderSignature = "BeitSemanticSegmenter";
+
+    /// <summary>The annotation kind holding the class names on the predicted-mask column.</summary>
+    public const string ClassNamesAnnotation = "ClassNames";
+
+    readonly IReadOnlyList<ScoredColumn> _outputColumns;
+
+    internal BeitSemanticSegmentationTransformer(IHostEnvironment env, BeitSegmentationEngine engine, string imageColumnName,
+        string predictedMaskColumnName, string? scoreColumnName, int batchSize, BeitInvalidImageHandling invalidImage, int ignoreIndex, bool reduceLabels)
+        : base(env, nameof(BeitSemanticSegmentationTransformer), imageColumnName, batchSize, invalidImage)
+    {
+        Engine = engine;
+        PredictedMaskColumnName = predictedMaskColumnName;
+        ScoreColumnName = scoreColumnName;
+        IgnoreIndex = ignoreIndex;
+        ReduceLabels = reduceLabels;
+        var columns = new List<ScoredColumn> { MaskColumn() };
+        if (scoreColumnName is not null) columns.Add(ScoreColumn(scoreColumnName));
+        _outputColumns = columns;
+    }
+
+    /// <summary>The predicted-mask column.</summary>
+    public string PredictedMaskColumnName { get; }
+
+    /// <summary>The probabilities column, or null.</summary>
+    public string? ScoreColumnName { get; }
+
+    /// <summary>Class names by class id.</summary>
+    public IReadOnlyList<string> ClassNames => Engine.ClassNames;
+
+    /// <summary>The label value training ignored.</summary>
+    public int IgnoreIndex { get; }
+
+    /// <summary>Whether training reduced the labels (ADE20K convention); evaluation does the same.</summary>
+    public bool ReduceLabels { get; }
+
+    /// <summary>The model's architecture (with the class names in <c>id2label</c>).</summary>
+    public BeitConfig ModelConfig => Engine.Config;
+
+    internal BeitSegmentationEngine Engine { get; }
+
+    private protected override int RowSize => 2;
+    private protected override IReadOnlyList<ScoredColumn> OutputColumns => _outputColumns;
+    private protected override TorchSharp.torch.nn.Module Model => Engine.Model;
+
+    // A row is [width, height, mask..., probabilities...]; an unreadable image's row is [NaN, NaN].
+    private protected override float[][] Score(IReadOnlyList<RgbImage> images) =>
+        Engine.Predict(images, ScoreColumnName is not null).Select(p =>
+        {
+            var row = new float[2 + p.Mask.Length + (p.Probabilities?.Length ?? 0)];
+            row[0] = p.Width;
+            row[1] = p.Height;
+            for (int i = 0; i < p.Mask.Length; i++) row[2 + i] = p.Mask[i];
+            p.Probabilities?.CopyTo(row, 2 + p.Mask.Length);
+            return row;
+        }).ToArray();
+
+    /// <summary>Predicts the masks of images directly, without a data view: class ids per pixel, row-major.</summary>
+    public IReadOnlyList<int[]> PredictMasks(IReadOnlyList<RgbImage> images) => Engine.Predict(images).Select(p => p.Mask).ToList();
+
+    /// <summary>Saves the model in the Hugging Face layout (config.json + model.safetensors).</summary>
+    public void SaveCheckpoint(string directory) => BeitCheckpoint.Save(Engine.Model, directory);
+
+    /// <summary>Frees the model's native memory.</summary>
+    public override void Dispose() => Engine.Dispose();
+
+    static int Pixels(float[] row) => float.IsNaN(row[0]) ? 0 : (int)row[0] * (int)row[1];
+
+    ScoredColumn MaskColumn()
+    {
+        var annotations = new DataViewSchema.Annotations.Builder();
+        annotations.Add(ClassNamesAnnotation, new VectorDataViewType(TextDataViewType.Instance, Engine.Classes),
+            (ref VBuffer<ReadOnlyMemory<char>> value) =>
+            {
+                var names = ClassNames;
+                var editor = VBufferEditor.Create(ref value, names.Count);
+                for (int i = 0; i < names.Count; i++) editor.Values[i] = names[i].AsMemory();
+                value = editor.Commit();
+            });
+        return new ScoredColumn(PredictedMaskColumnName, new VectorDataViewType(NumberDataViewType.UInt32), annotations.ToAnnotations(), current =>
+            (ValueGetter<VBuffer<uint>>)((ref VBuffer<uint> value) =>
+            {
+                var row = current();
+                int pixels = Pixels(row);
+                var editor = VBufferEditor.Create(ref value, pixels);
+                for (int i = 0; i < pixels; i++) editor.Values[i] = (uint)row[2 + i];
+                value = editor.Commit();
+            }));
+    }
+
+    ScoredColumn ScoreColumn(string name) =>
+        new(name, new VectorDataViewType(NumberDataViewType.Single), null, current =>
+            (ValueGetter<VBuffer<float>>)((ref VBuffer<float> value) =>
+            {
+                var row = current();
+                int pixels = Pixels(row), length = row.Length - 2 - pixels;
+                var editor = VBufferEditor.Create(ref value, Math.Max(length, 0));
+                if (length > 0) row.AsSpan(2 + pixels, length).CopyTo(editor.Values);
+                value = editor.Commit();
+            }));
+
+    static VersionInfo GetVersionInfo() => new(
+        modelSignature: "BEITSEGM",
+        verWrittenCur: 0x00010001,
+        verReadableCur: 0x00010001,
+        verWeCanReadBack: 0x00010001,
+        loaderSignature: LoaderSignature,
+        loaderAssemblyName: typeof(BeitSemanticSegmentationTransformer).Assembly.FullName);
+
+    private protected override void Save(ModelSaveContext ctx)
+    {
+        var settings = new JsonObject
+        {
+            ["image_column"] = InputColumnName,
+            ["predicted_mask_column"] = PredictedMaskColumnName,
+            ["score_column"] = ScoreColumnName,
+            ["batch_size"] = BatchSize,
+            ["device"] = Engine.DeviceName,
+            ["invalid_image"] = InvalidImage.ToString(),
+            ["ignore_index"] = IgnoreIndex,
+            ["reduce_labels"] = ReduceLabels,
+            ["crop_size"] = Engine.CropSize,
+            ["config"] = Engine.Config.ToJsonObject(),
+            ["preprocessor"] = JsonNode.Parse(Engine.Processor.Config.ToJson()),
+        };
+        SaveModel(ctx, GetVersionInfo(), settings);
+    }
+
+    // Called by ML.NET's model loader (found through the LoadableClass attribute above).
+    static BeitSemanticSegmentationTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
+    {
+        var settings = LoadSettings(ctx, GetVersionInfo());
+        var config = BeitConfig.FromJson(settings["config"]!.ToJsonString(), "the model zip's BEiT config");
+        var model = new BeitForSemanticSegmentation(config);
+        BeitSegmentationEngine engine;
+        try
+        {
+            var weights = LoadWeights(ctx);
+            try
+            {
+                BeitStateDict.Load(model, weights, "the model zip");
+            }
+            finally
+            {
+                foreach (var t in weights.Values) t.Dispose();
+            }
+            engine = new BeitSegmentationEngine(model,
+                BeitPreprocessorConfig.FromJson(settings["preprocessor"]!.ToJsonString(), "the model zip's preprocessor config"),
+                settings["crop_size"]!.GetValue<int>(), BeitDevice.Available(settings["device"]!.GetValue<string>()), settings["batch_size"]!.GetValue<int>());
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        return new BeitSemanticSegmentationTransformer(env, engine, settings["image_column"]!.GetValue<string>(),
+            settings["predicted_mask_column"]!.GetValue<string>(), settings["score_column"]?.GetValue<string>(),
+            settings["batch_size"]!.GetValue<int>(), Enum.Parse<BeitInvalidImageHandling>(settings["invalid_image"]!.GetValue<string>()),
+            settings["ignore_index"]!.GetValue<int>(), settings["reduce_labels"]!.GetValue<bool>());
+    }
+}

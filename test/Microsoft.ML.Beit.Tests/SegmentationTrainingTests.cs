@@ -1,0 +1,134 @@
+using Microsoft.ML.Beit.Modeling;
+using Microsoft.ML.Beit.Segmentation;
+
+namespace Microsoft.ML.Beit.Tests;
+
+/// <summary>
+/// BEiT segmentation as a user trains it: canvases composed from the shipped Fashion-MNIST subset, a tiny model
+/// fitted through <c>mlContext.SemanticSegmentation()</c>, evaluated, saved into the model zip and reloaded; bad label maps give clear errors.
+/// </summary>
+[TestClass]
+public sealed class SegmentationTrainingTests
+{
+    /// <summary>One row: an image path and its label-map path.</summary>
+    public sealed class Row
+    {
+        /// <summary>The image.</summary>
+        public string Image { get; set; } = "";
+        /// <summary>The label map (gray values = class ids).</summary>
+        public string Label { get; set; } = "";
+    }
+
+    // Trouser, Sneaker and Bag: three shapes a tiny model tells apart within the test budget.
+    static FashionMnistCanvasSet Canvases(string root, int training = 240, int validation = 40) => FashionMnistCanvases.Generate(new FashionMnistCanvasOptions
+    {
+        SourceFolder = FashionMnist.Directory,
+        OutputFolder = root,
+        CanvasSize = 48,
+        TrainingCanvases = training,
+        ValidationCanvases = validation,
+        MinItemsPerCanvas = 1,
+        MaxItemsPerCanvas = 3,
+        MinItemScale = 0.6,
+        MaxItemScale = 1.0,
+        Classes = [1, 7, 8],
+        Seed = 3,
+    });
+
+    static IDataView Load(MLContext ml, string root, string split) =>
+        ml.Data.LoadFromEnumerable(SegmentationFolder.Read(root, split).Select(s => new Row { Image = s.ImagePath, Label = s.LabelPath }).ToList());
+
+    static BeitSegmentationOptions TinyOptions(IReadOnlyList<string> classes, int epochs) => new()
+    {
+        Model = BeitModelSource.FromConfig(new BeitConfig
+        {
+            ImageSize = 48, PatchSize = 8, HiddenSize = 64, NumHiddenLayers = 3, NumAttentionHeads = 4, IntermediateSize = 128,
+            UseRelativePositionBias = true, LayerNormEps = 1e-6, LayerScaleInitValue = 0, AuxiliaryChannels = 32,
+        }),
+        ClassNames = classes,
+        Epochs = epochs,
+        BatchSize = 16,
+        LearningRate = 2e-3,
+        LayerDecay = 1.0,
+        DropPath = 0,
+        WarmupEpochs = 0.5,
+        ScaleRange = (0.8, 1.25),
+        Seed = 5,
+    };
+
+    [TestMethod]
+    public void TinyModelSegmentsFashionCanvasesAndReloadsFromTheZip()
+    {
+        string root = TinyModels.TempDirectory();
+        try
+        {
+            var set = Canvases(root);
+            var ml = new MLContext(seed: 1);
+            var train = Load(ml, root, "training");
+            var validation = Load(ml, root, "validation");
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            using var model = ml.SemanticSegmentation().Trainers.Beit(TinyOptions(set.ClassNames, epochs: 12)).Fit(train);
+            var metrics = ml.SemanticSegmentation().Evaluate(model.Transform(validation));
+            Console.WriteLine($"trained in {clock.Elapsed.TotalSeconds:F1} s on {set.TrainingCanvases} canvases; on {set.ValidationCanvases} held-out canvases:");
+            Console.WriteLine(metrics);
+            Assert.IsGreaterThanOrEqualTo(0.5, metrics.MeanIoU, $"mIoU {metrics.MeanIoU:F3}");
+
+            string zip = Path.Combine(root, "segmenter.zip");
+            ml.Model.Save(model, train.Schema, zip);
+            var reloaded = ml.Model.Load(zip, out _);
+            var again = ml.SemanticSegmentation().Evaluate(reloaded.Transform(validation));
+            Console.WriteLine($"reloaded from the zip: mIoU {again.MeanIoU:F4}");
+            Assert.AreEqual(metrics.MeanIoU, again.MeanIoU, 1e-9);
+            (reloaded as IDisposable)?.Dispose();
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void LabelMapsOfTheWrongSizeOrWithUnknownClassesAreNamed()
+    {
+        string root = TinyModels.TempDirectory();
+        try
+        {
+            var set = Canvases(root, training: 8, validation: 2);
+            var ml = new MLContext(seed: 1);
+            var rows = SegmentationFolder.Read(root, "training").Select(s => new Row { Image = s.ImagePath, Label = s.LabelPath }).ToList();
+
+            // A label map of the wrong size.
+            string small = Path.Combine(root, "small.png");
+            SegmentationLabelMap.Write(small, new byte[10 * 10], 10, 10);
+            var wrongSize = rows.Select((r, i) => i == 3 ? new Row { Image = r.Image, Label = small } : r).ToList();
+            var error = Assert.ThrowsExactly<InvalidOperationException>(() =>
+                ml.SemanticSegmentation().Trainers.Beit(TinyOptions(set.ClassNames, epochs: 1)).Fit(ml.Data.LoadFromEnumerable(wrongSize)).Dispose());
+            Console.WriteLine(error.Message);
+            StringAssert.Contains(error.Message, "10x10");
+            StringAssert.Contains(error.Message, "48x48");
+
+            // A label beyond the classes (4 classes: 0..3).
+            string unknown = Path.Combine(root, "unknown.png");
+            var labels = new byte[48 * 48];
+            labels[100] = 9;
+            SegmentationLabelMap.Write(unknown, labels, 48, 48);
+            var badClass = rows.Select(r => new Row { Image = r.Image, Label = unknown }).ToList();
+            var classError = Assert.Throws<Exception>(() =>
+                ml.SemanticSegmentation().Trainers.Beit(TinyOptions(set.ClassNames, epochs: 1)).Fit(ml.Data.LoadFromEnumerable(badClass)).Dispose());
+            Console.WriteLine(classError.Message);
+            StringAssert.Contains(classError.Message, "label 9");
+
+            // A missing label column.
+            var options = TinyOptions(set.ClassNames, epochs: 1);
+            options.LabelColumnName = "Mask";
+            var missing = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() =>
+                ml.SemanticSegmentation().Trainers.Beit(options).Fit(ml.Data.LoadFromEnumerable(rows)));
+            StringAssert.Contains(missing.Message, "'Mask'");
+            Console.WriteLine(missing.Message);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+}
