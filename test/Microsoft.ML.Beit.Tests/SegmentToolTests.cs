@@ -1,0 +1,52 @@
+namespace Microsoft.ML.Beit.Tests;
+
+/// <summary><c>beit segment</c> as a user runs it: canvases, train, then evaluate and predict in fresh processes.</summary>
+[TestClass]
+public sealed class SegmentToolTests
+{
+    [TestMethod]
+    public void TrainEvaluateAndPredictFromTheShell()
+    {
+        string root = TinyModels.TempDirectory();
+        try
+        {
+            string data = Path.Combine(root, "data"), zip = Path.Combine(root, "seg.zip"), masks = Path.Combine(root, "masks");
+            var (code, output, error) = BeitToolTests.Beit("segment", "canvases", "--data", FashionMnist.Directory, "--output", data,
+                "--size", "32", "--training", "24", "--validation", "6", "--classes", "1,8,9");
+            Assert.AreEqual(0, code, error);
+            StringAssert.Contains(output, "background, Trouser, Bag, Ankle_boot");
+
+            (code, output, error) = BeitToolTests.Beit("segment", "train", "--data", data, "--model", "tiny", "--epochs", "1",
+                "--batch-size", "8", "--lr", "1e-3", "--layer-decay", "1", "--output", zip);
+            Console.WriteLine(output);
+            Assert.AreEqual(0, code, error);
+            StringAssert.Contains(output, "MeanIoU");
+            Assert.IsTrue(File.Exists(zip));
+            string trainedMiou = output.Split('\n').First(l => l.StartsWith("MeanIoU", StringComparison.Ordinal)).Trim();
+
+            // A fresh process reloads the zip and gets the same mIoU on the same validation images.
+            (code, output, error) = BeitToolTests.Beit("segment", "evaluate", "--model", zip, "--data", data);
+            Console.WriteLine(output);
+            Assert.AreEqual(0, code, error);
+            StringAssert.Contains(output, trainedMiou);
+
+            (code, output, error) = BeitToolTests.Beit("segment", "predict", "--model", zip, "--images", Path.Combine(data, "images", "validation"), "--output", masks);
+            Assert.AreEqual(0, code, error);
+            foreach (var suffix in new[] { "_mask.png", "_color.png", "_overlay.png" })
+                Assert.AreEqual(6, Directory.GetFiles(masks, "*" + suffix).Length, suffix);
+            var mask = Segmentation.SegmentationLabelMap.Read(Directory.GetFiles(masks, "*_mask.png")[0], out int width, out int height);
+            Console.WriteLine($"mask {width}x{height}, classes present: {string.Join(", ", mask.Distinct().Order())}");
+            Assert.AreEqual(32, width);
+            Assert.IsTrue(mask.All(v => v < 4));
+
+            // A model zip of another kind is named as such.
+            (code, _, error) = BeitToolTests.Beit("segment", "evaluate", "--model", Path.Combine(root, "missing.zip"), "--data", data);
+            Assert.AreNotEqual(0, code);
+            Console.WriteLine(error);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+}
