@@ -118,3 +118,89 @@ public sealed class SegmentationModelTests
         }
     }
 }
+
+/// <summary>unilm/mmseg segmentation checkpoints (backbone./decode_head. keys, conv_seg, fused qkv) load with the unilm convention.</summary>
+[TestClass]
+public sealed class MmsegCheckpointTests
+{
+    [TestMethod]
+    public void MmsegLayoutLoadsAndMatchesTheHuggingFaceModel()
+    {
+        string folder = TinyModels.TempDirectory();
+        try
+        {
+            using var hf = BeitCheckpoint.Load(Path.Combine(ReferenceData.Case("seg-hf-tiny"), "weights.safetensors"));
+            string file = Path.Combine(folder, "mmseg.safetensors");
+            using (var scope = NewDisposeScope())
+                SafetensorsFile.Write(file, ToMmseg(hf.Weights));
+
+            using (var detected = BeitCheckpoint.Load(file))
+            {
+                Console.WriteLine($"layout {detected.Layout}, architecture {detected.Architecture}, out_indices_convention {detected.Config.OutIndicesConvention}");
+                Assert.AreEqual(BeitCheckpointLayout.Unilm, detected.Layout);
+                Assert.AreEqual(BeitArchitecture.SemanticSegmentation, detected.Architecture);
+                Assert.AreEqual("unilm", detected.Config.OutIndicesConvention);
+                Assert.AreEqual(16, detected.Config.AuxiliaryChannels);
+            }
+
+            // unilm [0, 1, 2, 3] (blocks 0-3) is Hugging Face [2, 3, 4, 5].
+            var unilmConfig = hf.Config.Clone();
+            unilmConfig.OutIndices = [0, 1, 2, 3];
+            unilmConfig.OutIndicesConvention = "unilm";
+            var hfConfig = hf.Config.Clone();
+            hfConfig.OutIndices = [2, 3, 4, 5];
+            using var mmseg = BeitCheckpoint.Load(file, new BeitCheckpointOptions { Config = unilmConfig });
+            using var fromMmseg = (BeitForSemanticSegmentation)mmseg.CreateModel();
+            using var fromHf = new BeitForSemanticSegmentation(hfConfig);
+            BeitStateDict.Load(fromHf, hf.Weights, "seg-hf-tiny");
+            fromHf.eval();
+            var expected = ReferenceData.Expected("seg-hf-tiny");
+            using var noGrad = no_grad();
+            using var a = fromMmseg.forward(expected["pixel_values"], withAuxiliary: true);
+            using var b = fromHf.forward(expected["pixel_values"], withAuxiliary: true);
+            double diff = Math.Max(ReferenceData.MaxAbsDiff(a.Logits, b.Logits), ReferenceData.MaxAbsDiff(a.AuxiliaryLogits!, b.AuxiliaryLogits!));
+            Console.WriteLine($"mmseg layout vs Hugging Face layout, same weights: max abs diff {diff:E2}");
+            Assert.IsLessThanOrEqualTo(1e-5, diff);
+            foreach (var t in expected.Values) t.Dispose();
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    // Hugging Face names back to unilm/mmseg ones, as unilm's semantic_segmentation code saves them.
+    static Dictionary<string, Tensor> ToMmseg(IReadOnlyDictionary<string, Tensor> hf)
+    {
+        var parts = new Dictionary<string, string>
+        {
+            ["layernorm_before"] = "norm1", ["layernorm_after"] = "norm2", ["lambda_1"] = "gamma_1", ["lambda_2"] = "gamma_2",
+            ["attention.output.dense"] = "attn.proj", ["intermediate.dense"] = "mlp.fc1", ["output.dense"] = "mlp.fc2",
+            ["attention.attention.query.bias"] = "attn.q_bias", ["attention.attention.value.bias"] = "attn.v_bias",
+            ["attention.attention.relative_position_bias.relative_position_bias_table"] = "attn.relative_position_bias_table",
+        };
+        var result = new Dictionary<string, Tensor>();
+        foreach (var (key, tensor) in hf)
+        {
+            var block = System.Text.RegularExpressions.Regex.Match(key, @"^beit\.encoder\.layer\.(\d+)\.(.+)$");
+            if (block.Success)
+            {
+                string prefix = $"backbone.blocks.{block.Groups[1].Value}.", rest = block.Groups[2].Value;
+                if (rest == "attention.attention.query.weight")
+                    result[prefix + "attn.qkv.weight"] = cat([tensor, hf[key.Replace("query", "key")], hf[key.Replace("query", "value")]], 0);
+                else if (rest is "attention.attention.key.weight" or "attention.attention.value.weight") { }
+                else
+                {
+                    var match = parts.Keys.First(p => rest.StartsWith(p, StringComparison.Ordinal));
+                    result[prefix + parts[match] + rest[match.Length..]] = tensor;
+                }
+            }
+            else if (key == "beit.embeddings.cls_token") result["backbone.cls_token"] = tensor;
+            else if (key.StartsWith("beit.embeddings.patch_embeddings.projection.", StringComparison.Ordinal))
+                result["backbone.patch_embed.proj." + key.Split('.')[^1]] = tensor;
+            else if (key.StartsWith("fpn", StringComparison.Ordinal)) result["backbone." + key] = tensor;
+            else result[key.Replace(".classifier.", ".conv_seg.")] = tensor;
+        }
+        return result;
+    }
+}

@@ -44,7 +44,8 @@ public sealed class BeitCheckpointOptions
 /// A BEiT checkpoint read into memory: its config, which model it holds, and its weights under
 /// Hugging Face names. Reads (a) a Hugging Face directory (config.json with model.safetensors,
 /// a sharded model.safetensors.index.json, or pytorch_model.bin), (b) a single .safetensors file,
-/// (c) an original unilm .pth/.pt (<c>{"model": ...}</c>, <c>{"module": ...}</c> or a plain state dict).
+/// (c) an original unilm .pth/.pt (<c>{"model": ...}</c>, <c>{"module": ...}</c> or a plain state dict), including
+/// unilm's mmsegmentation segmentation checkpoints (<c>{"state_dict": ...}</c> with <c>backbone.</c>, <c>decode_head.</c> keys).
 /// Pickled files are read by a restricted reader that executes nothing.
 /// </summary>
 public sealed class BeitCheckpoint : IDisposable
@@ -96,6 +97,8 @@ public sealed class BeitCheckpoint : IDisposable
         Dictionary<string, Tensor>? weights = null;
         try
         {
+            bool mmseg = MmsegKeyMap.IsSegmentationLayout(raw.Keys);
+            if (mmseg) raw = MmsegKeyMap.Unwrap(raw);
             var layout = UnilmKeyMap.IsUnilmLayout(raw.Keys) ? BeitCheckpointLayout.Unilm : BeitCheckpointLayout.HuggingFace;
             weights = layout == BeitCheckpointLayout.Unilm ? UnilmKeyMap.ToHuggingFace(raw) : AddBackbonePrefix(raw);
             var architecture = weights.ContainsKey("classifier.weight") ? BeitArchitecture.ImageClassification
@@ -107,6 +110,13 @@ public sealed class BeitCheckpoint : IDisposable
             // a preset only fills in what they do not determine.
             var (hints, hintSource) = FindConfig(options, weightsPath);
             var config = BeitConfigInference.Infer(weights, hints, hintSource, layout, path);
+            if (mmseg && hintSource != ConfigSource.ConfigFile)
+            {
+                // unilm's ADE20K configs: blocks 3, 5, 7, 11 of BEiT-base and 7, 11, 15, 23 of BEiT-large.
+                config.OutIndicesConvention = "unilm";
+                if (config.NumHiddenLayers == 24) config.OutIndices = [7, 11, 15, 23];
+                else if (config.NumHiddenLayers == 12) config.OutIndices = [3, 5, 7, 11];
+            }
 
             DisposeReplaced(raw, weights);
             DropAndCheckRelativePositionIndex(weights, config, path);
