@@ -14,7 +14,7 @@ internal sealed class ConsoleProgress(string metricName) : IProgress<BeitTrainin
         else if (p.Step == p.TotalSteps || _sinceLastLine.Elapsed.TotalSeconds >= 0.5)
         {
             _sinceLastLine.Restart();
-            Console.Error.Write($"\repoch {p.Epoch}/{p.Epochs} step {p.Step}/{p.TotalSteps} loss {p.Loss:F4} lr {p.LearningRate:E2} {p.ImagesPerSecond:F0} images/s ETA {p.EstimatedTimeLeft:hh\\:mm\\:ss}   ");
+            Console.Error.Write($"\repoch {p.Epoch}/{p.Epochs} step {p.Step}/{p.TotalSteps} loss {p.Loss:F4}{(p.TrainingMetric is double m ? $" accuracy {m:F3}" : "")} lr {p.LearningRate:E2} {p.ImagesPerSecond:F0} images/s ETA {p.EstimatedTimeLeft:hh\\:mm\\:ss}   ");
         }
     }
 }

@@ -67,4 +67,15 @@ public static class BeitCatalog
         ArgumentNullException.ThrowIfNull(mlContext);
         return new SemanticSegmentationCatalog(mlContext);
     }
+
+    /// <summary>
+    /// Pretrains BEiT by masked image modeling on the images of the data's image column (no labels): blockwise-masked
+    /// patches, visual tokens from <see cref="BeitPretrainOptions.Tokenizer"/> as targets. The result is a featurizer over
+    /// the pretrained backbone (adds <see cref="BeitPretrainOptions.OutputColumnName"/>); its model zip starts <c>BeitFinetune</c>.
+    /// </summary>
+    public static BeitPretrainEstimator BeitPretrain(this TransformsCatalog catalog, BeitPretrainOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new BeitPretrainEstimator(Data.CatalogUtils.GetEnvironment(catalog), options);
+    }
 }

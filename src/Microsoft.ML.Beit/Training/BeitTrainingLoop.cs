@@ -33,6 +33,9 @@ internal sealed class TrainingTask
 
     /// <summary>A validation metric where higher is better, or null when there is no validation data.</summary>
     public Func<double>? Validate { get; init; }
+
+    /// <summary>A training metric accumulated since the last call (which resets it), reported with each step; null for none.</summary>
+    public Func<double?>? TakeTrainingMetric { get; init; }
 }
 
 /// <summary>
@@ -135,7 +138,8 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
                 stepLoss = 0;
                 stepBatches = 0;
                 state = state with { Epoch = epoch, BatchInEpoch = batchInEpoch, Step = step };
-                Report(epoch, step, totalSteps, meanLoss, lr, images / epochClock.Elapsed.TotalSeconds, state.LastMetric, clock, step - startStep);
+                Report(epoch, step, totalSteps, meanLoss, lr, images / epochClock.Elapsed.TotalSeconds, state.LastMetric, clock, step - startStep,
+                    task.TakeTrainingMetric?.Invoke());
                 if (step % options.CheckpointEverySteps == 0)
                     SaveCheckpoint(state, optimizer, best);
             }
@@ -178,13 +182,17 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
         channel.Info($"restored the weights of the best validation metric ({state.BestMetric:F4})");
     }
 
-    void Report(int epoch, int step, int totalSteps, double loss, double lr, double imagesPerSecond, double? metric, Stopwatch clock, int stepsThisRun)
+    void Report(int epoch, int step, int totalSteps, double loss, double lr, double imagesPerSecond, double? metric, Stopwatch clock, int stepsThisRun,
+        double? trainingMetric = null)
     {
         var left = TimeSpan.FromSeconds(clock.Elapsed.TotalSeconds / Math.Max(stepsThisRun, 1) * (totalSteps - step));
-        var progress = new BeitTrainingProgress(epoch + 1, options.Epochs, step, totalSteps, loss, lr, imagesPerSecond, metric, left);
+        var progress = new BeitTrainingProgress(epoch + 1, options.Epochs, step, totalSteps, loss, lr, imagesPerSecond, metric, left)
+        {
+            TrainingMetric = trainingMetric,
+        };
         options.Progress?.Report(progress);
         if (double.IsFinite(loss) && (step % 10 == 0 || step == totalSteps))
-            channel.Trace($"epoch {epoch + 1} step {step}/{totalSteps} loss {loss:F4} lr {lr:E2} {imagesPerSecond:F1} images/s");
+            channel.Trace($"epoch {epoch + 1} step {step}/{totalSteps} loss {loss:F4}{(trainingMetric is double m ? $" metric {m:F4}" : "")} lr {lr:E2} {imagesPerSecond:F1} images/s");
     }
 
     // A checkpoint is a folder written beside its final name and renamed into place, so a crash mid-write

@@ -11,4 +11,8 @@ namespace Microsoft.ML.Beit;
 /// <param name="ValidationMetric">The latest validation metric (accuracy for classification), if any.</param>
 /// <param name="EstimatedTimeLeft">Estimated time to the end of the run.</param>
 public sealed record BeitTrainingProgress(int Epoch, int Epochs, int Step, int TotalSteps, double Loss, double LearningRate,
-    double ImagesPerSecond, double? ValidationMetric, TimeSpan EstimatedTimeLeft);
+    double ImagesPerSecond, double? ValidationMetric, TimeSpan EstimatedTimeLeft)
+{
+    /// <summary>A training metric over the last step's micro-batches (masked-token accuracy in pretraining), if the trainer has one.</summary>
+    public double? TrainingMetric { get; init; }
+}
