@@ -15,7 +15,7 @@ internal static class FinetuneCommand
     {
         var data = new Option<string>("--data") { Description = "Folder with one subfolder per class, or a CSV of path,label.", Required = true };
         var validation = new Option<string?>("--validation") { Description = "Validation data (same forms); evaluated every epoch, the best epoch is kept." };
-        var model = new Option<string>("--model") { Description = "Starting checkpoint, or a preset (tiny, base, large) for random initialisation.", Required = true };
+        var model = new Option<string>("--model") { Description = "Starting checkpoint or model zip, a preset (tiny, base, large) or a config.json for random initialisation.", Required = true };
         var epochs = new Option<int>("--epochs") { Description = "Epochs.", DefaultValueFactory = _ => 10 };
         var output = new Option<string>("--output") { Description = "Model zip to write.", DefaultValueFactory = _ => "model.zip" };
         var batchSize = new Option<int>("--batch-size") { Description = "Images per batch.", DefaultValueFactory = _ => 32 };
@@ -40,8 +40,7 @@ internal static class FinetuneCommand
             string modelArg = parse.GetValue(model)!;
             var options = new BeitFinetuneOptions
             {
-                Model = BeitConfig.PresetNames.Contains(modelArg.ToLowerInvariant()) && !Path.Exists(modelArg)
-                    ? BeitModelSource.FromPreset(modelArg) : BeitModelSource.FromPath(modelArg),
+                Model = ModelArgument.Parse(modelArg),
                 ImageColumnName = "Path",
                 ScoreColumnName = "Score",
                 PredictedLabelColumnName = "PredictedLabelKey",

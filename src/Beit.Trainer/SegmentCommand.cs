@@ -58,7 +58,7 @@ internal static class SegmentCommand
             string modelArg = parse.GetValue(model)!;
             var options = new BeitSegmentationOptions
             {
-                Model = ModelSource(modelArg),
+                Model = ModelArgument.Parse(modelArg),
                 ClassNames = classes,
                 Epochs = parse.GetValue(epochs),
                 BatchSize = parse.GetValue(batchSize),
@@ -178,11 +178,6 @@ internal static class SegmentCommand
 
     static IDataView Load(MLContext ml, string root, string split) =>
         ml.Data.LoadFromEnumerable(SegmentationFolder.Read(root, split).Select(s => new Row { Image = s.ImagePath, Label = s.LabelPath }).ToList());
-
-    static BeitModelSource ModelSource(string argument) =>
-        BeitConfig.PresetNames.Contains(argument.ToLowerInvariant()) && !Path.Exists(argument) ? BeitModelSource.FromPreset(argument)
-        : argument.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && File.Exists(argument) ? BeitModelSource.FromConfig(BeitConfig.Load(argument))
-        : BeitModelSource.FromPath(argument);
 
     // classes.txt names the classes; without it the largest label (ignoring 255) sets their number.
     static IReadOnlyList<string> ClassNames(string root, bool reduceLabels)
