@@ -12,4 +12,5 @@ root.Subcommands.Add(EvaluateCommand.CreateEvaluate());
 root.Subcommands.Add(EvaluateCommand.CreatePredict());
 root.Subcommands.Add(SegmentCommand.Create());
 root.Subcommands.Add(QuickstartCommand.Create());
+root.Subcommands.Add(FashionMnistCommand.Create());
 return root.Parse(args).Invoke();

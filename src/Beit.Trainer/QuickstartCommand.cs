@@ -83,7 +83,7 @@ internal static class QuickstartCommand
     }
 
     // Writes the IDX images as PNGs in one folder per class, as a user's own data would be laid out.
-    static List<LabeledImage> Extract(string source, string kind, string folder, int count)
+    internal static List<LabeledImage> Extract(string source, string kind, string folder, int count)
     {
         byte[] images = Gunzip(Path.Combine(source, $"{kind}-images-idx3-ubyte.gz")), labels = Gunzip(Path.Combine(source, $"{kind}-labels-idx1-ubyte.gz"));
         int available = BigEndian(images, 4), rows = BigEndian(images, 8), cols = BigEndian(images, 12);
