@@ -1,0 +1,72 @@
+using System.CommandLine;
+using Microsoft.ML.Beit;
+using Microsoft.ML.Beit.Pretraining;
+
+namespace Beit.Trainer;
+
+/// <summary>
+/// <c>beit tokenizer train</c>: trains a discrete VAE visual tokenizer (for BEiT pretraining) on a folder of images and
+/// saves it as one safetensors file that <c>VisualTokenizers.Load</c> reads.
+/// </summary>
+internal static class TokenizerCommand
+{
+    public static Command Create() => new("tokenizer", "Visual tokenizers for BEiT pretraining: train a discrete VAE on your own images.")
+    {
+        Train(),
+    };
+
+    static Command Train()
+    {
+        var defaults = new DiscreteVaeOptions();
+        var data = new Option<string>("--data") { Description = "Folder of images (.png .jpg .jpeg .bmp .webp), searched recursively.", Required = true };
+        var epochs = new Option<int>("--epochs") { Description = "Epochs.", DefaultValueFactory = _ => defaults.Epochs };
+        var output = new Option<string>("--output") { Description = "Tokenizer file to write (safetensors).", DefaultValueFactory = _ => "tokenizer.safetensors" };
+        var inputSize = new Option<int>("--input-size") { Description = "Side of the images in pixels (112 for BEiT-224/16); images are resized and center-cropped.", DefaultValueFactory = _ => defaults.InputSize };
+        var vocabulary = new Option<int>("--vocab") { Description = "Number of visual tokens.", DefaultValueFactory = _ => defaults.VocabularySize };
+        var hidden = new Option<int>("--hidden") { Description = "Width of the first encoder group (a multiple of 4; doubles per group).", DefaultValueFactory = _ => defaults.HiddenChannels };
+        var downsampling = new Option<int>("--downsampling") { Description = "Pixels per token side, a power of two (8: 112 pixels give 14x14 tokens).", DefaultValueFactory = _ => defaults.Downsampling };
+        var batchSize = new Option<int>("--batch-size") { Description = "Images per batch.", DefaultValueFactory = _ => defaults.BatchSize };
+        var learningRate = new Option<double>("--lr") { Description = "Peak learning rate (cosine decay).", DefaultValueFactory = _ => defaults.LearningRate };
+        var klWeight = new Option<double>("--kl-weight") { Description = "Weight of the KL term to the uniform prior; raise it if few codes are used.", DefaultValueFactory = _ => defaults.KlWeight };
+        var device = new Option<string>("--device") { Description = $"Device: {BeitDevice.Choices}.", DefaultValueFactory = _ => "auto" };
+        var seed = new Option<int>("--seed") { Description = "Seed.", DefaultValueFactory = _ => defaults.Seed };
+        var command = new Command("train", "Train a dVAE tokenizer (Gumbel-softmax) and save it as a safetensors file.")
+        {
+            data, epochs, output, inputSize, vocabulary, hidden, downsampling, batchSize, learningRate, klWeight, device, seed,
+        };
+        command.SetAction(parse => CommandRunner.Run(() =>
+        {
+            var options = new DiscreteVaeOptions
+            {
+                Epochs = parse.GetValue(epochs),
+                InputSize = parse.GetValue(inputSize),
+                VocabularySize = parse.GetValue(vocabulary),
+                HiddenChannels = parse.GetValue(hidden),
+                Downsampling = parse.GetValue(downsampling),
+                BatchSize = parse.GetValue(batchSize),
+                LearningRate = parse.GetValue(learningRate),
+                MinLearningRate = Math.Min(defaults.MinLearningRate, parse.GetValue(learningRate)),
+                KlWeight = parse.GetValue(klWeight),
+                Device = parse.GetValue(device)!,
+                Seed = parse.GetValue(seed),
+                Progress = new EpochLines(),
+            };
+            options.Validate();
+            var files = DiscreteVaeTrainer.FindImages(parse.GetValue(data)!);
+            var config = options.ToConfig();
+            Console.WriteLine($"Training a dVAE tokenizer on {files.Count} images: {config.InputSize}x{config.InputSize} pixels -> " +
+                $"{config.GridSize}x{config.GridSize} tokens of {config.VocabularySize}, n_hid {config.HiddenChannels}, {options.Epochs} epochs");
+            using var tokenizer = DiscreteVaeTrainer.Train(files, options);
+            string file = parse.GetValue(output)!;
+            tokenizer.Save(file);
+            Console.WriteLine($"Tokenizer {file}");
+        }));
+        return command;
+    }
+
+    /// <summary>One <c>name value</c> line per epoch: reconstruction MSE, KL, temperature, codebook usage, perplexity.</summary>
+    sealed class EpochLines : IProgress<DiscreteVaeProgress>
+    {
+        public void Report(DiscreteVaeProgress value) => Console.WriteLine(value);
+    }
+}
