@@ -11,6 +11,8 @@ root.Subcommands.Add(FinetuneCommand.Create());
 root.Subcommands.Add(EvaluateCommand.CreateEvaluate());
 root.Subcommands.Add(EvaluateCommand.CreatePredict());
 root.Subcommands.Add(SegmentCommand.Create());
+root.Subcommands.Add(TokenizerCommand.Create());
+root.Subcommands.Add(PretrainCommand.Create());
 root.Subcommands.Add(QuickstartCommand.Create());
 root.Subcommands.Add(FashionMnistCommand.Create());
 return root.Parse(args).Invoke();
