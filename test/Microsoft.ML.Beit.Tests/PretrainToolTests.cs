@@ -1,0 +1,50 @@
+namespace Microsoft.ML.Beit.Tests;
+
+/// <summary>The pretraining path from the shell: a dVAE tokenizer, MIM pretraining, then fine-tuning from the backbone zip.</summary>
+[TestClass]
+public sealed class PretrainToolTests
+{
+    [TestMethod]
+    public void TokenizerPretrainAndFinetuneFromTheBackbone()
+    {
+        string root = TinyModels.TempDirectory();
+        try
+        {
+            string images = Path.Combine(root, "fm"), tokenizer = Path.Combine(root, "tok.safetensors"), backbone = Path.Combine(root, "backbone.zip");
+            string config = Path.Combine(root, "model.json");
+            File.WriteAllText(config, """{"image_size": 28, "patch_size": 4, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}""");
+            var (code, output, error) = BeitToolTests.Beit("fashion-mnist", "--data", FashionMnist.Directory, "--output", images,
+                "--train-images", "120", "--test-images", "20", "--per-class", "4");
+            Assert.AreEqual(0, code, error);
+
+            (code, output, error) = BeitToolTests.Beit("tokenizer", "train", "--data", Path.Combine(images, "train"), "--input-size", "28",
+                "--downsampling", "4", "--vocab", "32", "--hidden", "8", "--epochs", "2", "--output", tokenizer);
+            Console.WriteLine(output);
+            Assert.AreEqual(0, code, error);
+            StringAssert.Contains(output, "codes_used");
+
+            (code, output, error) = BeitToolTests.Beit("pretrain", "--data", Path.Combine(images, "train"), "--tokenizer", tokenizer,
+                "--model", config, "--epochs", "2", "--batch-size", "32", "--warmup-epochs", "1", "--output", backbone, "--hf-output", Path.Combine(root, "hf"));
+            Console.WriteLine(output);
+            Assert.AreEqual(0, code, error);
+            Assert.IsTrue(File.Exists(backbone));
+            Assert.IsTrue(File.Exists(Path.Combine(root, "hf", "config.json")));
+
+            (code, output, error) = BeitToolTests.Beit("finetune", "--data", Path.Combine(images, "few"), "--model", backbone, "--epochs", "1",
+                "--batch-size", "20", "--output", Path.Combine(root, "ft.zip"));
+            Console.WriteLine(output);
+            Assert.AreEqual(0, code, error);
+
+            // A tokenizer that does not exist is named.
+            (code, _, error) = BeitToolTests.Beit("pretrain", "--data", Path.Combine(images, "train"), "--tokenizer", Path.Combine(root, "none.safetensors"),
+                "--model", config, "--output", backbone);
+            Console.WriteLine(error);
+            Assert.AreNotEqual(0, code);
+            StringAssert.Contains(error, "none.safetensors");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+}
