@@ -13,6 +13,7 @@ root.Subcommands.Add(EvaluateCommand.CreatePredict());
 root.Subcommands.Add(SegmentCommand.Create());
 root.Subcommands.Add(TokenizerCommand.Create());
 root.Subcommands.Add(PretrainCommand.Create());
+root.Subcommands.Add(AttentionCommand.Create());
 root.Subcommands.Add(QuickstartCommand.Create());
 root.Subcommands.Add(FashionMnistCommand.Create());
 return root.Parse(args).Invoke();

@@ -50,7 +50,15 @@ internal sealed class BeitFeaturizerEngine : IDisposable
         DeviceName = device;
         _model.to(_device);
         _model.eval();
-        FeatureSize = pooling == BeitPooling.Tokens ? Config.NumPatches * Config.HiddenSize : Config.HiddenSize;
+        if (pooling == BeitPooling.ClsAttention && _layer == 0)
+            throw new ArgumentOutOfRangeException(nameof(layer), layer,
+                $"Layer 0 is the embeddings, which have no attention; use a block, 1..{layers} (or -1 for the last).");
+        FeatureSize = pooling switch
+        {
+            BeitPooling.Tokens => Config.NumPatches * Config.HiddenSize,
+            BeitPooling.ClsAttention => Config.NumAttentionHeads * Config.NumPatches,
+            _ => Config.HiddenSize,
+        };
     }
 
     public BeitConfig Config { get; }
@@ -81,6 +89,13 @@ internal sealed class BeitFeaturizerEngine : IDisposable
 
     Tensor Pool(Tensor pixels)
     {
+        if (Pooling == BeitPooling.ClsAttention)
+        {
+            // Attention probabilities take the explicit softmax path; hidden state k is block k's output, so block k's attention is entry k - 1.
+            var attended = _backbone.forward(pixels, null, outputHiddenStates: false, outputAttentions: true);
+            var probabilities = attended.Attentions![_layer - 1];
+            return probabilities.select(2, 0).narrow(2, 1, probabilities.shape[3] - 1).flatten(1);
+        }
         bool last = _layer == Config.NumHiddenLayers;
         var output = _backbone.forward(pixels, null, outputHiddenStates: !last);
         // At the last layer the tokens carry the model's final LayerNorm (the backbone's for CLS-pooling

@@ -15,6 +15,13 @@ public enum BeitPooling
     Cls,
     /// <summary>All patch tokens, row-major patches then channels (final-normed as for <see cref="Cls"/>). Size: patches x hidden size.</summary>
     Tokens,
+    /// <summary>
+    /// Not pooled features but the self-attention map of the paper's figure: block <c>Layer</c>'s attention from the CLS token to
+    /// every patch, per head (heads, then row-major patches; layer k is block k, -1 the last; 0 is invalid). Each head's
+    /// values sum to one with the CLS token's attention to itself. Render one with <see cref="BeitAttentionMaps"/>.
+    /// Size: heads x patches.
+    /// </summary>
+    ClsAttention,
 }
 
 /// <summary>What to do with an image that cannot be read (missing, empty, corrupt).</summary>
