@@ -10,6 +10,13 @@ namespace Microsoft.ML.Beit.Preprocessing;
 public sealed record RgbImage(int Width, int Height, byte[] Pixels)
 {
     /// <summary>
+    /// The most pixels an encoded image may declare before it is refused undecoded (a "decompression bomb": a small file whose
+    /// header claims a huge image). Default 178,956,970, Pillow's error threshold (twice its warning limit); set it higher to
+    /// accept larger images.
+    /// </summary>
+    public static long MaxPixels { get; set; } = 178_956_970;
+
+    /// <summary>
     /// Converts an ML.NET image (any pixel format <c>LoadImages</c> produces). Alpha is dropped, as
     /// Pillow's <c>convert("RGB")</c> does; grayscale sources arrive from SkiaSharp as equal R, G and B.
     /// </summary>
@@ -36,7 +43,9 @@ public sealed record RgbImage(int Width, int Height, byte[] Pixels)
 
     /// <summary>
     /// Decodes an encoded image (JPEG, PNG, BMP, GIF, WebP, ...). Transparent pixels keep their colour
-    /// (alpha is dropped without compositing, as Pillow's <c>convert("RGB")</c> does).
+    /// (alpha is dropped without compositing, as Pillow's <c>convert("RGB")</c> does); an animated GIF gives its first frame;
+    /// an EXIF orientation is not applied (as Pillow's <c>Image.open</c> and Hugging Face's processors do not); 16-bit and
+    /// palette images become 8-bit RGB.
     /// </summary>
     /// <param name="encoded">The file's bytes.</param>
     /// <param name="source">What to call the image in errors (a path, a row number).</param>
@@ -51,6 +60,9 @@ public sealed record RgbImage(int Width, int Height, byte[] Pixels)
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         if (info.Width < 1 || info.Height < 1)
             throw new InvalidDataException($"{source} has no pixels ({info.Width}x{info.Height}).");
+        if ((long)info.Width * info.Height > MaxPixels)
+            throw new InvalidDataException(
+                $"{source} declares {info.Width}x{info.Height} pixels, more than RgbImage.MaxPixels ({MaxPixels:N0}); it was not decoded (raise the limit if the image is genuine).");
         var rgba = new byte[info.BytesSize];
         unsafe
         {
