@@ -128,11 +128,19 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
 
                 double lr = schedule(step);
                 double meanLoss = stepLoss / stepBatches;
-                if (!double.IsFinite(meanLoss))
-                    throw new InvalidOperationException($"The training loss became {meanLoss} at step {step + 1}; lower the learning rate or enable ClipGradient.");
-                if (options.ClipGradient is double clip)
-                    nn.utils.clip_grad_norm_(model.parameters(), clip);
-                optimizer.Step(lr);
+                bool finite = double.IsFinite(meanLoss);
+                if (!finite && options.NonFiniteLoss == BeitNonFiniteLossHandling.Stop)
+                    throw new InvalidOperationException(
+                        $"The training loss became {meanLoss} at step {step + 1} (epoch {epoch + 1}); lower the learning rate, enable ClipGradient, " +
+                        "or set NonFiniteLoss = SkipStep. The last checkpoint is still usable with ResumeFrom.");
+                if (finite)
+                {
+                    if (options.ClipGradient is double clip)
+                        nn.utils.clip_grad_norm_(model.parameters(), clip);
+                    optimizer.Step(lr);
+                }
+                else
+                    channel.Warning($"step {step + 1} (epoch {epoch + 1}): the loss is {meanLoss}; the step was skipped");
                 model.zero_grad();
                 step++;
                 stepLoss = 0;
@@ -197,11 +205,36 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
 
     // A checkpoint is a folder written beside its final name and renamed into place, so a crash mid-write
     // leaves the previous checkpoint intact; "latest" names the newest one.
+    // A failed write (disk full, a read-only folder) costs that checkpoint only: the previous one stays intact, and training goes on.
     void SaveCheckpoint(LoopState state, BeitAdamW optimizer, Dictionary<string, Tensor>? best)
     {
         if (options.CheckpointDirectory is not { } root) return;
+        string name = $"step-{state.Step:D7}-epoch-{state.Epoch:D3}";
+        try
+        {
+            WriteCheckpoint(root, name, state, optimizer, best);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try
+            {
+                if (Directory.Exists(Path.Combine(root, name + ".partial"))) Directory.Delete(Path.Combine(root, name + ".partial"), recursive: true);
+            }
+            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
+            {
+                // Leave the partial folder; it is never read (only 'latest' names checkpoints).
+            }
+            string latest = Path.Combine(root, "latest");
+            channel.Warning($"could not write checkpoint {name} in {root}: {e.Message.TrimEnd('.')}. " +
+                (File.Exists(latest) ? $"The previous checkpoint, {File.ReadAllText(latest).Trim()}, is intact." : "No earlier checkpoint exists.") +
+                " Training goes on.");
+        }
+    }
+
+    void WriteCheckpoint(string root, string name, LoopState state, BeitAdamW optimizer, Dictionary<string, Tensor>? best)
+    {
         Directory.CreateDirectory(root);
-        string name = $"step-{state.Step:D7}-epoch-{state.Epoch:D3}", final = Path.Combine(root, name), partial = final + ".partial";
+        string final = Path.Combine(root, name), partial = final + ".partial";
         if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
         Directory.CreateDirectory(partial);
         using (var scope = NewDisposeScope())

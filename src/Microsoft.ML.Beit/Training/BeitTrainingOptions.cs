@@ -1,5 +1,14 @@
 namespace Microsoft.ML.Beit;
 
+/// <summary>What a trainer does when a step's loss is NaN or infinite.</summary>
+public enum BeitNonFiniteLossHandling
+{
+    /// <summary>Stop with an error naming the step (the last checkpoint stays usable). Default.</summary>
+    Stop,
+    /// <summary>Drop that step's gradients, warn naming the step, and go on.</summary>
+    SkipStep,
+}
+
 /// <summary>
 /// Options every BEiT trainer shares (fine-tuning, segmentation, pretraining): the optimizer, schedule,
 /// batching, checkpoints and progress. Defaults follow unilm's fine-tuning recipe.
@@ -68,6 +77,9 @@ public abstract class BeitTrainingOptions
 
     /// <summary>Receives progress after every optimizer step and validation. Default none.</summary>
     public IProgress<BeitTrainingProgress>? Progress { get; set; }
+
+    /// <summary>What happens when a step's loss is NaN or infinite. Default <see cref="BeitNonFiniteLossHandling.Stop"/>.</summary>
+    public BeitNonFiniteLossHandling NonFiniteLoss { get; set; } = BeitNonFiniteLossHandling.Stop;
 
     /// <summary>LibTorch intra-op threads; null leaves LibTorch's default. Default null.</summary>
     public int? Threads { get; set; }
