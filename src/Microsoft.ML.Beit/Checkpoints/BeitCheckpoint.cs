@@ -120,6 +120,7 @@ public sealed class BeitCheckpoint : IDisposable
 
             DisposeReplaced(raw, weights);
             DropAndCheckRelativePositionIndex(weights, config, path);
+            CheckFinite(weights, path);
             return new BeitCheckpoint(path, config, architecture, layout, weights);
         }
         catch
@@ -320,6 +321,18 @@ public sealed class BeitCheckpoint : IDisposable
         var kept = new HashSet<Tensor>(mapped.Values, ReferenceEqualityComparer.Instance);
         foreach (var t in raw.Values)
             if (!kept.Contains(t)) t.Dispose();
+    }
+
+    // NaN or infinite weights make every output NaN, far from where they came from: refuse them at the door.
+    static void CheckFinite(Dictionary<string, Tensor> weights, string source)
+    {
+        foreach (var (key, tensor) in weights)
+        {
+            if (!tensor.is_floating_point()) continue;
+            using var finite = tensor.isfinite().all();
+            if (!finite.item<bool>())
+                throw new InvalidDataException($"{source}: weight '{key}' holds NaN or infinite values; the checkpoint is corrupt or was saved from a diverged run.");
+        }
     }
 
     // Stored index buffers are derived data: they must equal the index for the config's grid (else the

@@ -43,6 +43,7 @@ public static class SafetensorsFile
             ? m.ToDictionary(p => p.Key, p => p.Value?.ToString() ?? "")
             : [];
 
+        CheckRangesDoNotOverlap(header, path);
         var tensors = new Dictionary<string, Tensor>();
         try
         {
@@ -129,6 +130,29 @@ public static class SafetensorsFile
         }
     }
 
+    // The format stores each tensor once: two tensors sharing bytes mean a crafted or corrupt file.
+    static void CheckRangesDoNotOverlap(JsonObject header, string path)
+    {
+        var ranges = new List<(long Begin, long End, string Name)>();
+        foreach (var (name, node) in header)
+        {
+            if (name == "__metadata__") continue;
+            try
+            {
+                if (node?["data_offsets"] is JsonArray { Count: 2 } o && o[0]!.GetValue<long>() is var begin && o[1]!.GetValue<long>() is var end && end > begin)
+                    ranges.Add((begin, end, name));
+            }
+            catch (Exception e) when (e is InvalidOperationException or FormatException)
+            {
+                // A malformed entry is reported, with its name, when the tensor is read.
+            }
+        }
+        ranges.Sort((a, b) => a.Begin.CompareTo(b.Begin));
+        for (int i = 1; i < ranges.Count; i++)
+            if (ranges[i].Begin < ranges[i - 1].End)
+                throw new InvalidDataException($"{path}: the data of tensors '{ranges[i - 1].Name}' and '{ranges[i].Name}' overlap; the file is corrupt or crafted.");
+    }
+
     static JsonObject ReadHeader(Stream stream, string path, out long dataStart)
     {
         Span<byte> lengthBytes = stackalloc byte[8];
@@ -141,9 +165,19 @@ public static class SafetensorsFile
         var json = new byte[headerLength];
         stream.ReadExactly(json);
         dataStart = 8 + (long)headerLength;
+        string text;
         try
         {
-            return JsonNode.Parse(json) as JsonObject
+            // Strict decoding up front: invalid UTF-8 would otherwise surface later, from inside the JSON reader, as another exception type.
+            text = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true).GetString(json);
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw new InvalidDataException($"{path}: the safetensors header is not valid UTF-8 ({e.Message}).", e);
+        }
+        try
+        {
+            return JsonNode.Parse(text) as JsonObject
                 ?? throw new InvalidDataException($"{path}: the safetensors header is not a JSON object.");
         }
         catch (JsonException e)

@@ -343,6 +343,9 @@ internal static class TorchPickleReader
             long numel = ToLong(id[4]);
             if (storages.TryGetValue((key, type.DType), out var cached)) return cached;
 
+            // Storage keys are plain names inside data/; anything path-like is a crafted file.
+            if (key.Length == 0 || key.Contains('/') || key.Contains('\\') || key.Contains(".."))
+                throw Bad($"storage key '{key}' is not a plain name inside data/");
             string name = prefix + "data/" + key;
             var entry = zip.GetEntry(name) ?? throw BadStorage(name, "is missing from the archive");
             CheckSizes(path, entry, fileLength);
