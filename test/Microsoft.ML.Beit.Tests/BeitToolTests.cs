@@ -77,7 +77,7 @@ public sealed class BeitToolTests
     internal static (int ExitCode, string Output, string Error) Beit(params string[] arguments) =>
         Processes.Run("dotnet", [ToolPath(), .. arguments], TimeSpan.FromMinutes(2));
 
-    static string ToolPath()
+    internal static string ToolPath()
     {
         // The test assembly sits in test/Microsoft.ML.Beit.Tests/bin/<Configuration>/<tfm>/; the tool is
         // built (as a project reference) into the same relative place under src/Beit.Trainer.
