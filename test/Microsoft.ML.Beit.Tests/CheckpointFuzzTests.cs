@@ -97,6 +97,15 @@ public sealed class CheckpointFuzzTests
             var error = Assert.ThrowsExactly<InvalidDataException>(() => BeitCheckpoint.Load(file));
             Console.WriteLine(error.Message);
             StringAssert.Contains(error.Message, "../data.pkl");
+
+            // An archive whose folder is itself a path out of the archive.
+            string escaping = Path.Combine(folder, "escaping.pth");
+            using (var zip = ZipFile.Open(escaping, ZipArchiveMode.Create))
+            using (var entry = zip.CreateEntry("../data.pkl").Open())
+                entry.Write(pickle.ToArray());
+            error = Assert.ThrowsExactly<InvalidDataException>(() => BeitCheckpoint.Load(escaping));
+            Console.WriteLine(error.Message);
+            StringAssert.Contains(error.Message, "leaves the archive");
         }
         finally
         {

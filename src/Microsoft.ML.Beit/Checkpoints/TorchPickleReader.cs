@@ -101,6 +101,9 @@ internal static class TorchPickleReader
                                                          && e.FullName.IndexOf('/') == e.FullName.Length - "/data.pkl".Length)
                 ?? throw new InvalidDataException($"{path} is a zip archive but not a torch.save checkpoint: it has no <prefix>/data.pkl.");
             string prefix = pickle.FullName[..^"data.pkl".Length];
+            // Entries are only ever read by name, never extracted, but a path-like folder marks a crafted archive.
+            if (prefix.Contains("..") || prefix.StartsWith('/') || prefix.Contains('\\'))
+                throw new InvalidDataException($"{path}: the archive's folder '{prefix}' is a path that leaves the archive; the file is crafted or corrupt.");
             if (zip.GetEntry(prefix + "byteorder") is { } byteorder)
             {
                 string order = Encoding.ASCII.GetString(ReadEntry(path, byteorder, 64, file.Length)).Trim();
