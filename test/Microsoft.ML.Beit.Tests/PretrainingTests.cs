@@ -1,3 +1,4 @@
+using TorchSharp;
 using Microsoft.ML.Beit.Modeling;
 using Microsoft.ML.Beit.Pretraining;
 using static TorchSharp.torch;
@@ -24,8 +25,12 @@ public sealed class PretrainingTests
         public Tensor Tokenize(Tensor pixels)
         {
             using var scope = NewDisposeScope();
+            // Scalars held for the whole call (see ScalarOps: temporaries can be finalized mid-call).
+            using var scale = 7.999.ToScalar();
+            using var low = 0.ToScalar();
+            using var high = 7.ToScalar();
             var blocks = nn.functional.avg_pool2d(pixels.mean([1], keepdim: true), 4);
-            return (blocks * 7.999).floor().clamp(0, 7).to(ScalarType.Int64).flatten(1).MoveToOuterDisposeScope();
+            return blocks.mul(scale).floor().clamp(low, high).to(ScalarType.Int64).flatten(1).MoveToOuterDisposeScope();
         }
 
         public void MoveTo(Device device) { }

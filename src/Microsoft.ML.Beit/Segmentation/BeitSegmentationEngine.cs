@@ -56,6 +56,7 @@ internal sealed class BeitSegmentationEngine : IDisposable
         var sums = inputs.Select(input => zeros([Classes, input.Height, input.Width], device: _device)).ToList();
         var counts = inputs.Select(input => zeros([1, input.Height, input.Width], device: _device)).ToList();
         long crop = CropSize;
+        using var one = 1.ToScalar();   // kept alive across the native calls (see ScalarOps)
         foreach (var chunk in windows.Chunk(Math.Max(1, BatchSize)))
         {
             using var batchScope = NewDisposeScope();
@@ -65,8 +66,8 @@ internal sealed class BeitSegmentationEngine : IDisposable
             for (int i = 0; i < chunk.Length; i++)
             {
                 var (image, top, left) = chunk[i];
-                sums[image].narrow(1, top, crop).narrow(2, left, crop).add_(logits[i]);
-                counts[image].narrow(1, top, crop).narrow(2, left, crop).add_(1);
+                sums[image].narrow(1, top, crop).narrow(2, left, crop).add_(logits[i], one);
+                counts[image].narrow(1, top, crop).narrow(2, left, crop).add_(one);
             }
         }
         var predictions = new List<SegmentationPrediction>(images.Count);

@@ -91,7 +91,7 @@ public sealed class BeitForSemanticSegmentation : nn.Module<Tensor, BeitSemantic
             ignore_index: Config.SemanticLossIgnoreIndex, label_smoothing: labelSmoothing);
         var main = Term(output.Logits);
         var auxiliary = output.AuxiliaryLogits is { } a ? Term(a) : null;
-        var total = auxiliary is null ? main : main + ScalarOps.Mul(auxiliary, Config.AuxiliaryLossWeight);
+        var total = auxiliary is null ? main : ScalarOps.Blend(auxiliary, Config.AuxiliaryLossWeight, main, 1.0);
         var loss = new BeitSegmentationLoss(total, main, auxiliary);
         loss.MoveToOuterDisposeScope();
         return loss;

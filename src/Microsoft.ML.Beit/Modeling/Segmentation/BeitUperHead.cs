@@ -64,7 +64,7 @@ public sealed class BeitUperHead : nn.Module<IReadOnlyList<Tensor>, Tensor>
         laterals[3] = PspForward(features[3]);
         // Top-down: each level adds the (already updated) coarser level, resized to its own size.
         for (int i = 3; i > 0; i--)
-            laterals[i - 1] = laterals[i - 1] + SegmentationResize.Bilinear(laterals[i], Size(laterals[i - 1]));
+            laterals[i - 1] = ScalarOps.Add(laterals[i - 1], SegmentationResize.Bilinear(laterals[i], Size(laterals[i - 1])));
         var outputs = new Tensor[4];
         for (int i = 0; i < 3; i++) outputs[i] = fpn_convs[i].forward(laterals[i]);
         outputs[3] = laterals[3];
