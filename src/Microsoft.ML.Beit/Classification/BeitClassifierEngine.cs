@@ -8,6 +8,8 @@ namespace Microsoft.ML.Beit.Classification;
 /// <summary>A trained classifier without ML.NET: the model, its preprocessing and class names; images in, probabilities out.</summary>
 internal sealed class BeitClassifierEngine : IDisposable
 {
+    readonly object _forwardGate = new();
+
     readonly Device _device;
 
     public BeitClassifierEngine(BeitForImageClassification model, BeitPreprocessorConfig preprocessor, string device)
@@ -29,6 +31,13 @@ internal sealed class BeitClassifierEngine : IDisposable
 
     /// <summary>Class probabilities (softmax of the logits), one row per image, from one forward pass.</summary>
     public float[][] Probabilities(IReadOnlyList<RgbImage> images)
+    {
+        // One forward pass at a time per model: PredictionEngines on several threads share it, and concurrent
+        // LibTorch calls on one module crashed the process (see ConcurrencyTests).
+        lock (_forwardGate) return ProbabilitiesUnlocked(images);
+    }
+
+    float[][] ProbabilitiesUnlocked(IReadOnlyList<RgbImage> images)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();

@@ -13,6 +13,8 @@ namespace Microsoft.ML.Beit.Featurization;
 /// </summary>
 internal sealed class BeitFeaturizerEngine : IDisposable
 {
+    readonly object _forwardGate = new();
+
     readonly nn.Module _model;
     readonly BeitModel _backbone;
     readonly LayerNorm? _maskedImageModelingNorm;
@@ -75,6 +77,13 @@ internal sealed class BeitFeaturizerEngine : IDisposable
 
     /// <summary>One feature vector per image, computed in one forward pass.</summary>
     public float[][] Featurize(IReadOnlyList<RgbImage> images)
+    {
+        // One forward pass at a time per model: PredictionEngines on several threads share it, and concurrent
+        // LibTorch calls on one module crashed the process (see ConcurrencyTests).
+        lock (_forwardGate) return FeaturizeUnlocked(images);
+    }
+
+    float[][] FeaturizeUnlocked(IReadOnlyList<RgbImage> images)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();

@@ -20,6 +20,8 @@ internal sealed record SegmentationPrediction(int Width, int Height, int[] Mask,
 /// </summary>
 internal sealed class BeitSegmentationEngine : IDisposable
 {
+    readonly object _forwardGate = new();
+
     readonly Device _device;
 
     public BeitSegmentationEngine(BeitForSemanticSegmentation model, BeitPreprocessorConfig preprocessor, int cropSize, string device, int batchSize)
@@ -47,6 +49,13 @@ internal sealed class BeitSegmentationEngine : IDisposable
 
     /// <summary>Masks (and probabilities on request) for each image; windows of all images share forward passes.</summary>
     public IReadOnlyList<SegmentationPrediction> Predict(IReadOnlyList<RgbImage> images, bool withProbabilities = false)
+    {
+        // One forward pass at a time per model: PredictionEngines on several threads share it, and concurrent
+        // LibTorch calls on one module crashed the process (see ConcurrencyTests).
+        lock (_forwardGate) return PredictUnlocked(images, withProbabilities);
+    }
+
+    IReadOnlyList<SegmentationPrediction> PredictUnlocked(IReadOnlyList<RgbImage> images, bool withProbabilities = false)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
