@@ -265,6 +265,62 @@ public sealed class OnnxExportTests
         }
     }
 
+    public sealed class ScoreRow
+    {
+        public string Path { get; set; } = "";
+        [Data.VectorType] public float[] Score { get; set; } = [];
+    }
+
+    [TestMethod]
+    public void ToolExportsAClassifierZipWhoseProbabilitiesMatchTheScoreColumn()
+    {
+        string folder = TinyModels.TempDirectory();
+        try
+        {
+            var paths = FeaturizerTests.WriteRandomImages(folder, count: 4, width: 40, height: 40);
+            var ml = new MLContext(seed: 1);
+            var data = ml.Data.LoadFromEnumerable(paths.Select(p => new FeaturizerTests.ImagePath { Path = p }));
+            var loader = ml.Transforms.LoadImages("Image", imageFolder: null, inputColumnName: "Path").Fit(data);
+            var network = TinyModels.Randomize(new BeitForImageClassification(TinyModels.Config(labels: 4)));
+            var classifier = new BeitImageClassificationTransformer(ml,
+                new Classification.BeitClassifierEngine(network, Preprocessing.BeitPreprocessorConfig.Pt22k(32), "cpu"),
+                "Image", "Score", "PredictedLabel", batchSize: 2, BeitInvalidImageHandling.Throw);
+            var model = new Data.TransformerChain<ITransformer>(loader, classifier);
+            var expected = ml.Data.CreateEnumerable<ScoreRow>(model.Transform(data), false).ToList();
+            string zip = Path.Combine(folder, "model.zip"), path = Path.Combine(folder, "classifier.onnx");
+            ml.Model.Save(model, data.Schema, zip);
+            classifier.Dispose();
+
+            string output = ExportWithTool("--model", zip, "--output", path);
+            StringAssert.Contains(output, "Output probabilities [batch, 4]");
+
+            var onnx = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+            var preprocessor = Preprocessing.BeitPreprocessorConfig.FromJson(onnx.MetadataProps.Single(p => p.Key == "beit.preprocessor").Value);
+            var processor = new Preprocessing.BeitImageProcessor(preprocessor);
+            using var session = new InferenceSession(path);
+            using var pixels = processor.ProcessBatch(expected.Select(r => Preprocessing.RgbImage.Load(r.Path)).ToList());
+            var outputs = Run(session, pixels);
+            try
+            {
+                using var scores = tensor(expected.SelectMany(r => r.Score).ToArray(), [expected.Count, 4]);
+                Compare($"classifier zip Score column vs ONNX Runtime, batch {expected.Count}", "probabilities", outputs["probabilities"], scores);
+                using var onnxLabels = outputs["probabilities"].argmax(1);
+                using var mlnetLabels = scores.argmax(1);
+                var predicted = (Onnx: onnxLabels.data<long>().ToArray(), MLNet: mlnetLabels.data<long>().ToArray());
+                Console.WriteLine($"predicted classes: ONNX Runtime [{string.Join(", ", predicted.Onnx)}], ML.NET Score column [{string.Join(", ", predicted.MLNet)}]");
+                CollectionAssert.AreEqual(predicted.MLNet, predicted.Onnx, "the same predicted labels");
+            }
+            finally
+            {
+                Dispose(outputs);
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     /// <summary>Runs <c>beit export-onnx</c>; inconclusive while the verb is not registered in the tool.</summary>
     static string ExportWithTool(params string[] arguments)
     {
