@@ -180,5 +180,11 @@ public sealed class OnnxExportTests
         e = Assert.ThrowsExactly<NotSupportedException>(() => BeitOnnxExporter.Build(segmenter));
         Console.WriteLine(e.Message);
         StringAssert.Contains(e.Message, "BeitForSemanticSegmentation");
+
+        // A pooling the exporter does not know (such as one added to BeitPooling later) is refused, never approximated.
+        using var backbone = TinyModels.Randomize(new BeitModel(TinyModels.Config()));
+        e = Assert.ThrowsExactly<NotSupportedException>(() => BeitOnnxExporter.Build(backbone, new BeitOnnxExportOptions { Pooling = (BeitPooling)99 }));
+        Console.WriteLine(e.Message);
+        StringAssert.Contains(e.Message, "Pooling 99");
     }
 }

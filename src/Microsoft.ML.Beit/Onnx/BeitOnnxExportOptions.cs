@@ -10,7 +10,7 @@ public sealed class BeitOnnxExportOptions
     /// Null gives the model's own pooled output: mean of the patch tokens then the pooler's LayerNorm when
     /// <c>use_mean_pooling</c> is set (for a backbone without a trained pooler, the plain mean), otherwise the
     /// final-normed CLS token. For masked-image-modeling checkpoints (with <see cref="FeaturesOnly"/>) null means
-    /// <see cref="BeitPooling.Mean"/>. Default null.
+    /// <see cref="BeitPooling.Mean"/>. Mean, Cls and Tokens are exported; other poolings throw <see cref="NotSupportedException"/>. Default null.
     /// </summary>
     public BeitPooling? Pooling { get; set; }
 
@@ -35,7 +35,7 @@ public sealed class BeitOnnxExportOptions
 
     internal void Validate()
     {
-        if (Pooling is { } pooling && !Enum.IsDefined(pooling))
-            throw new ArgumentOutOfRangeException(nameof(Pooling), pooling, "Unknown pooling; expected Mean, Cls or Tokens.");
+        if (Pooling is { } pooling && pooling is not (BeitPooling.Mean or BeitPooling.Cls or BeitPooling.Tokens))
+            throw new NotSupportedException($"Pooling {pooling} has no ONNX export yet; the exporter supports Mean, Cls and Tokens.");
     }
 }

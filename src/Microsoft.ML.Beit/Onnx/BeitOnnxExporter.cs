@@ -148,7 +148,8 @@ public static class BeitOnnxExporter
             BeitPooling.Mean when maskedImageModeling => net.LayerNorm(net.MeanOfPatches(sequence, "features.mean"), "layernorm"),
             BeitPooling.Mean => net.MeanOfPatches(sequence, "features.mean"),
             BeitPooling.Cls => net.ClsToken(FinalNormed(), "features.cls"),
-            _ => net.FlatPatches(FinalNormed(), "features.tokens"),
+            BeitPooling.Tokens => net.FlatPatches(FinalNormed(), "features.tokens"),
+            _ => throw new NotSupportedException($"Pooling {p} has no ONNX export yet; the exporter supports Mean, Cls and Tokens."),
         };
 
         string? pooled = classifier || pooling is null ? ModelPooled() : null;
@@ -238,6 +239,7 @@ public static class BeitOnnxExporter
         null => config.UseMeanPooling ? "mean of the patch tokens, then the pooler LayerNorm" : "final-normed CLS token",
         BeitPooling.Mean => maskedImageModeling ? "mean of the patch tokens, then the final LayerNorm" : "mean of the patch tokens",
         BeitPooling.Cls => "CLS token",
-        _ => "all patch tokens, row-major patches then channels",
+        BeitPooling.Tokens => "all patch tokens, row-major patches then channels",
+        _ => pooling.ToString()!,
     };
 }
