@@ -1,0 +1,101 @@
+using System.CommandLine;
+using Microsoft.ML;
+using Microsoft.ML.Beit;
+using Microsoft.ML.Beit.Onnx;
+using Onnx;
+
+namespace Beit.Trainer;
+
+/// <summary>
+/// <c>beit export-onnx</c>: writes a model as an ONNX file for ONNX Runtime. The model is a checkpoint, or a
+/// model zip written by this library: a classifier's zip exports its logits and probabilities; a featurizer's
+/// zip exports its features with the pooling it was saved with. The preprocessing goes into the file's metadata.
+/// </summary>
+internal static class ExportOnnxCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "Checkpoint (Hugging Face directory, .safetensors, .pth) or a model.zip with a BEiT classifier or featurizer.", Required = true };
+        var output = new Option<string>("--output") { Description = "ONNX file to write.", DefaultValueFactory = _ => "model.onnx" };
+        var pooling = new Option<BeitPooling?>("--pooling") { Description = "Pooling of the features output: Mean, Cls or Tokens. Default: the model's own pooler (a featurizer zip: its saved pooling)." };
+        var featuresOnly = new Option<bool>("--features-only") { Description = "Export only the backbone's features (drops a classifier head; exports a pretraining checkpoint as a featurizer)." };
+        var normalize = new Option<bool>("--normalize") { Description = "Scale the features to unit length." };
+        var lastHiddenState = new Option<bool>("--last-hidden-state") { Description = "Also output last_hidden_state [batch, 1 + patches, hidden]." };
+        var checkpoint = new CheckpointOptions();
+        var command = new Command("export-onnx", "Export a BEiT classifier or backbone to an ONNX file (ONNX Runtime, ML.NET ApplyOnnxModel).")
+        {
+            model, output, pooling, featuresOnly, normalize, lastHiddenState,
+        };
+        checkpoint.AddTo(command);
+        command.SetAction(parse => CommandRunner.Run(() =>
+        {
+            string modelPath = parse.GetValue(model)!;
+            var options = new BeitOnnxExportOptions
+            {
+                Pooling = parse.GetValue(pooling),
+                FeaturesOnly = parse.GetValue(featuresOnly),
+                NormalizeL2 = parse.GetValue(normalize),
+                IncludeLastHiddenState = parse.GetValue(lastHiddenState),
+            };
+            var onnx = modelPath.EndsWith(".zip", StringComparison.OrdinalIgnoreCase) && File.Exists(modelPath)
+                ? FromModelZip(modelPath, options)
+                : FromCheckpoint(checkpoint, parse, modelPath, options);
+            string outputPath = parse.GetValue(output)!;
+            BeitOnnxExporter.Save(onnx, outputPath);
+            Report(onnx, outputPath);
+        }));
+        return command;
+    }
+
+    static ModelProto FromCheckpoint(CheckpointOptions checkpointOptions, ParseResult parse, string path, BeitOnnxExportOptions options)
+    {
+        var source = BeitModelSource.FromPath(path);
+        using var checkpoint = checkpointOptions.Load(parse, path);
+        options.Preprocessor = source.FindPreprocessorConfig();
+        return BeitOnnxExporter.Build(checkpoint, options);
+    }
+
+    // The last BEiT transformer of the pipeline decides: a classifier exports as one, a featurizer with its saved settings.
+    static ModelProto FromModelZip(string path, BeitOnnxExportOptions options)
+    {
+        var loaded = new MLContext().Model.Load(path, out _);
+        var transformers = loaded is IEnumerable<ITransformer> chain ? chain.ToList() : [loaded];
+        try
+        {
+            var beit = transformers.LastOrDefault(t => t is BeitImageClassificationTransformer or BeitFeaturizerTransformer)
+                ?? throw new InvalidDataException($"{path} holds no BEiT classifier or featurizer; it was not written by this library.");
+            if (beit is BeitImageClassificationTransformer classifier)
+            {
+                options.Preprocessor = classifier.Engine.Processor.Config;
+                return BeitOnnxExporter.Build(classifier.Engine.Model, options);
+            }
+            var featurizer = (BeitFeaturizerTransformer)beit;
+            var engine = featurizer.Engine;
+            int layers = engine.Config.NumHiddenLayers;
+            if (engine.LayerOption != -1 && engine.LayerOption != layers)
+                throw new NotSupportedException(
+                    $"{path}: the featurizer pools layer {engine.LayerOption}; ONNX export of intermediate layers is not supported yet (only the last layer, -1).");
+            options.FeaturesOnly = true;
+            options.Pooling ??= engine.Pooling;
+            options.NormalizeL2 |= engine.NormalizeL2;
+            options.Preprocessor = featurizer.Preprocessor;
+            return BeitOnnxExporter.Build(engine.Model, options);
+        }
+        finally
+        {
+            foreach (var t in transformers) (t as IDisposable)?.Dispose();
+        }
+    }
+
+    static void Report(ModelProto onnx, string path)
+    {
+        static string Shape(ValueInfoProto value) => $"[{string.Join(", ", value.Type.TensorType.Shape.Dim.Select(d => d.DimParam is { Length: > 0 } p ? p : d.DimValue.ToString()))}]";
+        Console.WriteLine($"File {Path.GetFullPath(path)}");
+        Console.WriteLine($"Size {new FileInfo(path).Length / 1e6:F2} MB");
+        Console.WriteLine($"IrVersion {onnx.IrVersion}");
+        Console.WriteLine($"Opset {onnx.OpsetImport[0].Version}");
+        Console.WriteLine($"Nodes {onnx.Graph.Node.Count}");
+        foreach (var input in onnx.Graph.Input) Console.WriteLine($"Input {input.Name} {Shape(input)}");
+        foreach (var result in onnx.Graph.Output) Console.WriteLine($"Output {result.Name} {Shape(result)}");
+    }
+}

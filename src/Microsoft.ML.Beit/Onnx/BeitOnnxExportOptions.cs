@@ -1,0 +1,41 @@
+using Microsoft.ML.Beit.Preprocessing;
+
+namespace Microsoft.ML.Beit.Onnx;
+
+/// <summary>Options of <see cref="BeitOnnxExporter"/>.</summary>
+public sealed class BeitOnnxExportOptions
+{
+    /// <summary>
+    /// How the <c>features</c> output pools the tokens, with the featurizer's meaning (<see cref="BeitPooling"/>).
+    /// Null gives the model's own pooled output: mean of the patch tokens then the pooler's LayerNorm when
+    /// <c>use_mean_pooling</c> is set (for a backbone without a trained pooler, the plain mean), otherwise the
+    /// final-normed CLS token. For masked-image-modeling checkpoints (with <see cref="FeaturesOnly"/>) null means
+    /// <see cref="BeitPooling.Mean"/>. Mean, Cls and Tokens are exported; other poolings throw <see cref="NotSupportedException"/>. Default null.
+    /// </summary>
+    public BeitPooling? Pooling { get; set; }
+
+    /// <summary>Whether the <c>features</c> output is scaled to unit L2 norm (for cosine search). Default false.</summary>
+    public bool NormalizeL2 { get; set; }
+
+    /// <summary>
+    /// Export only the backbone's <c>features</c>, dropping any head: a classifier then has no <c>logits</c>,
+    /// and a masked-image-modeling checkpoint (pt22k) exports as a featurizer (its final LayerNorm applied as
+    /// the featurizer applies it). Default false.
+    /// </summary>
+    public bool FeaturesOnly { get; set; }
+
+    /// <summary>Whether the graph also outputs <c>last_hidden_state</c> [batch, 1 + patches, hidden]. Default false.</summary>
+    public bool IncludeLastHiddenState { get; set; }
+
+    /// <summary>
+    /// The preprocessing the model expects, written into the file's metadata (<c>beit.preprocessor</c>) so a host
+    /// can prepare pixels the same way; not part of the graph. Default null (no metadata).
+    /// </summary>
+    public BeitPreprocessorConfig? Preprocessor { get; set; }
+
+    internal void Validate()
+    {
+        if (Pooling is { } pooling && pooling is not (BeitPooling.Mean or BeitPooling.Cls or BeitPooling.Tokens))
+            throw new NotSupportedException($"Pooling {pooling} has no ONNX export yet; the exporter supports Mean, Cls and Tokens.");
+    }
+}

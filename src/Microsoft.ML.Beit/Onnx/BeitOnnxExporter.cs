@@ -1,0 +1,245 @@
+using System.Reflection;
+using Google.Protobuf;
+using Microsoft.ML.Beit.Checkpoints;
+using Microsoft.ML.Beit.Modeling;
+using Onnx;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Beit.Onnx;
+
+/// <summary>
+/// Writes a BEiT model of this library as an ONNX file that ONNX Runtime (or any ONNX host, such as ML.NET's
+/// <c>ApplyOnnxModel</c>) scores without LibTorch. The graph is built directly from the config and the weights:
+/// ONNX IR version <see cref="IrVersion"/>, default-domain opset <see cref="Opset"/>, weights as initializers.
+/// </summary>
+/// <remarks>
+/// <para>Input: <c>pixel_values</c>, float32 [batch, channels, image_size, image_size], preprocessed as for the
+/// TorchSharp model (for pt22k-style models: RGB / 255, then (x - 0.5) / 0.5). The batch dimension is symbolic
+/// (<c>batch</c>); the image size is fixed by the config.</para>
+/// <para>Outputs: <c>features</c> float32 [batch, hidden] (or [batch, patches * hidden] for
+/// <see cref="BeitPooling.Tokens"/>), the pooled features (see <see cref="BeitOnnxExportOptions.Pooling"/>);
+/// for a classifier also <c>logits</c> [batch, classes] and <c>probabilities</c> [batch, classes] (their softmax, as
+/// the <c>Score</c> column); on request <c>last_hidden_state</c> [batch, 1 + patches, hidden].</para>
+/// <para>Supported: <see cref="BeitModel"/> (backbone) and <see cref="BeitForImageClassification"/>; masked image
+/// modeling and semantic segmentation models export their backbone features with
+/// <see cref="BeitOnnxExportOptions.FeaturesOnly"/>, their heads not yet.</para>
+/// <para>The file's metadata holds the config (<c>beit.config</c>), the architecture, the pooling and, when given,
+/// the preprocessing (<c>beit.preprocessor</c>).</para>
+/// </remarks>
+public static class BeitOnnxExporter
+{
+    /// <summary>The ONNX IR version written (8: ONNX 1.10+, every ONNX Runtime since 1.10).</summary>
+    public const long IrVersion = 8;
+
+    /// <summary>The default-domain opset the graph uses (17: the first with LayerNormalization).</summary>
+    public const long Opset = 17;
+
+    /// <summary>Name of the graph input: float32 [batch, channels, image_size, image_size].</summary>
+    public const string PixelValues = "pixel_values";
+
+    /// <summary>Name of the pooled features output: float32 [batch, hidden].</summary>
+    public const string Features = "features";
+
+    /// <summary>Name of the classifier's logits output: float32 [batch, classes].</summary>
+    public const string Logits = "logits";
+
+    /// <summary>Name of the classifier's class probabilities output (softmax of the logits): float32 [batch, classes].</summary>
+    public const string Probabilities = "probabilities";
+
+    /// <summary>Name of the optional sequence output: float32 [batch, 1 + patches, hidden].</summary>
+    public const string LastHiddenState = "last_hidden_state";
+
+    /// <summary>
+    /// The most initializer bytes written inline: protobuf messages are limited to 2 GB. Larger models would need
+    /// ONNX external data, which is not supported yet.
+    /// </summary>
+    public const long MaxInlineBytes = 2_000_000_000;
+
+    /// <summary>Builds the ONNX model of a loaded checkpoint (see <see cref="BeitCheckpoint.Load"/>).</summary>
+    /// <exception cref="NotSupportedException">The checkpoint holds a model this exporter does not support yet.</exception>
+    public static ModelProto Build(BeitCheckpoint checkpoint, BeitOnnxExportOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        return Build(checkpoint.Config, checkpoint.Architecture, checkpoint.Weights, options, checkpoint.Source);
+    }
+
+    /// <summary>Builds the ONNX model of a TorchSharp model of this library (its current weights).</summary>
+    /// <exception cref="ArgumentException">The module is not a BEiT model of this library.</exception>
+    /// <exception cref="NotSupportedException">The model is of a kind this exporter does not support yet.</exception>
+    public static ModelProto Build(nn.Module model, BeitOnnxExportOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var (config, architecture) = BeitCheckpoint.Describe(model);
+        using var scope = NewDisposeScope();
+        var stateDict = model.state_dict();
+        // A bare BeitModel names its parameters without the "beit." prefix; the exporter reads the prefixed names.
+        var weights = architecture == BeitArchitecture.Backbone
+            ? stateDict.ToDictionary(p => "beit." + p.Key, p => p.Value)
+            : stateDict.ToDictionary(p => p.Key, p => p.Value);
+        return Build(config, architecture, weights, options, $"the {model.GetType().Name}");
+    }
+
+    /// <summary>
+    /// Builds the ONNX model from a config, the kind of model, and its weights under Hugging Face names with the
+    /// <c>beit.</c> prefix on backbone weights (as <see cref="BeitCheckpoint.Weights"/> holds them).
+    /// </summary>
+    /// <exception cref="NotSupportedException">The architecture is not supported yet, or the weights exceed <see cref="MaxInlineBytes"/>.</exception>
+    /// <exception cref="InvalidDataException">A weight the config needs is missing or mis-shaped.</exception>
+    public static ModelProto Build(BeitConfig config, BeitArchitecture architecture, IReadOnlyDictionary<string, Tensor> weights,
+        BeitOnnxExportOptions? options = null) =>
+        Build(config, architecture, weights, options, "the weights");
+
+    static ModelProto Build(BeitConfig config, BeitArchitecture architecture, IReadOnlyDictionary<string, Tensor> weights,
+        BeitOnnxExportOptions? options, string source)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(weights);
+        options ??= new BeitOnnxExportOptions();
+        options.Validate();
+        config.Validate();
+        bool classifier = architecture == BeitArchitecture.ImageClassification && !options.FeaturesOnly;
+        if (!options.FeaturesOnly && architecture is BeitArchitecture.MaskedImageModeling or BeitArchitecture.SemanticSegmentation)
+            throw new NotSupportedException(
+                $"ONNX export of {HuggingFaceName(architecture)} is not yet supported (its {(architecture == BeitArchitecture.MaskedImageModeling ? "visual-token head" : "UperNet decode head")} has no exporter). " +
+                "Supported: BeitModel (backbone features) and BeitForImageClassification; set FeaturesOnly (tool: --features-only) to export this model's backbone features.");
+        if (!Enum.IsDefined(architecture))
+            throw new ArgumentOutOfRangeException(nameof(architecture), architecture, "Unknown BEiT architecture.");
+
+        // Checked up front (float32 weights) so a too-large model fails before it is converted; again at the end.
+        long weightBytes = weights.Values.Sum(t => t.numel()) * sizeof(float);
+        if (weightBytes > MaxInlineBytes) throw TooLarge(weightBytes);
+
+        var builder = new OnnxGraphBuilder(classifier ? "BeitForImageClassification" : "BeitFeatures");
+        var net = new BeitOnnxGraph(builder, config, new BeitOnnxWeights(weights, source));
+        var batch = "batch";
+        var pixels = builder.Input(PixelValues,
+            $"float32 [batch, {config.NumChannels}, {config.ImageSize}, {config.ImageSize}] preprocessed pixels, channels in RGB order",
+            batch, config.NumChannels, config.ImageSize, config.ImageSize);
+
+        var x = net.Embeddings(pixels);
+        // With one shared table every block adds the same bias: one initializer serves them all.
+        string? sharedBias = !config.UseRelativePositionBias && net.RelativePositionBias(0) is { } shared
+            ? net.BiasInitializer("beit.encoder.relative_position_bias.bias", shared) : null;
+        for (int layer = 0; layer < config.NumHiddenLayers; layer++)
+        {
+            string? bias = config.UseRelativePositionBias
+                ? net.BiasInitializer($"beit.encoder.layer.{layer}.attention.attention.relative_position_bias.bias", net.RelativePositionBias(layer)!)
+                : sharedBias;
+            x = net.Layer(x, layer, bias);
+        }
+        // BeitModel's last_hidden_state: final-normed for CLS-pooling models; raw with mean pooling (the pooler norms).
+        var sequence = config.UseMeanPooling ? x : net.LayerNorm(x, "beit.layernorm");
+        bool maskedImageModeling = architecture == BeitArchitecture.MaskedImageModeling;
+        var pooling = options.Pooling ?? (maskedImageModeling ? BeitPooling.Mean : (BeitPooling?)null);
+
+        string? modelPooled = null;
+        string ModelPooled() => modelPooled ??= config.UseMeanPooling
+            ? (weights.ContainsKey("beit.pooler.layernorm.weight")
+                ? net.LayerNorm(net.MeanOfPatches(sequence, "beit.pooler.mean"), "beit.pooler.layernorm")
+                : net.MeanOfPatches(sequence, "beit.pooler.mean"))
+            : net.ClsToken(sequence, "beit.pooler.cls");
+
+        // The featurizer's rules at the last layer (BeitFeaturizerEngine): a masked-image-modeling checkpoint's final
+        // LayerNorm ("layernorm") plays the final norm.
+        string FinalNormed() => maskedImageModeling ? net.LayerNorm(sequence, "layernorm") : sequence;
+        string Pooled(BeitPooling p) => p switch
+        {
+            BeitPooling.Mean when config.UseMeanPooling && weights.ContainsKey("beit.pooler.layernorm.weight") => ModelPooled(),
+            BeitPooling.Mean when maskedImageModeling => net.LayerNorm(net.MeanOfPatches(sequence, "features.mean"), "layernorm"),
+            BeitPooling.Mean => net.MeanOfPatches(sequence, "features.mean"),
+            BeitPooling.Cls => net.ClsToken(FinalNormed(), "features.cls"),
+            BeitPooling.Tokens => net.FlatPatches(FinalNormed(), "features.tokens"),
+            _ => throw new NotSupportedException($"Pooling {p} has no ONNX export yet; the exporter supports Mean, Cls and Tokens."),
+        };
+
+        string? pooled = classifier || pooling is null ? ModelPooled() : null;
+        var features = pooling is { } chosen ? Pooled(chosen) : pooled!;
+        if (options.NormalizeL2)
+            features = net.NormalizeL2(features, "features.normalized");
+        long featureSize = pooling == BeitPooling.Tokens ? (long)config.NumPatches * config.HiddenSize : config.HiddenSize;
+
+        builder.Output(features, Features, $"float32 [batch, {featureSize}] pooled features ({PoolingDescription(config, pooling, maskedImageModeling)}{(options.NormalizeL2 ? ", unit L2 norm" : "")})",
+            batch, featureSize);
+        if (classifier)
+        {
+            var logits = net.Classifier(pooled!);
+            builder.Output(logits, Logits, $"float32 [batch, {config.NumLabels}] class logits; class names in beit.config id2label", batch, config.NumLabels);
+            var probabilities = builder.Node("Softmax", "probabilities.softmax", [logits], OnnxGraphBuilder.AttrInt("axis", -1));
+            builder.Output(probabilities, Probabilities, $"float32 [batch, {config.NumLabels}] class probabilities (softmax of logits)", batch, config.NumLabels);
+        }
+        if (options.IncludeLastHiddenState)
+            builder.Output(sequence, LastHiddenState,
+                $"float32 [batch, {config.NumPatches + 1}, {config.HiddenSize}] final tokens, CLS first{(config.UseMeanPooling ? "" : ", final-normed")}",
+                batch, config.NumPatches + 1, config.HiddenSize);
+
+        if (builder.InitializerBytes > MaxInlineBytes) throw TooLarge(builder.InitializerBytes);
+        return Model(builder.Graph, config, classifier ? BeitArchitecture.ImageClassification : architecture, pooling, options);
+    }
+
+    static ModelProto Model(GraphProto graph, BeitConfig config, BeitArchitecture architecture, BeitPooling? pooling, BeitOnnxExportOptions options)
+    {
+        var version = typeof(BeitOnnxExporter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
+        var model = new ModelProto
+        {
+            IrVersion = IrVersion,
+            ProducerName = "Microsoft.ML.Beit",
+            ProducerVersion = version,
+            Domain = "microsoft.ml.beit",
+            ModelVersion = 1,
+            DocString = $"BEiT {HuggingFaceName(architecture)} exported by Microsoft.ML.Beit: {PixelValues} in, " +
+                $"{Features}{(architecture == BeitArchitecture.ImageClassification && !options.FeaturesOnly ? $", {Logits}, {Probabilities}" : "")} out.",
+            Graph = graph,
+        };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
+        void Meta(string key, string value) => model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
+        Meta("beit.config", config.ToJson());
+        Meta("beit.architecture", architecture.ToString());
+        Meta("beit.pooling", pooling?.ToString() ?? (config.UseMeanPooling ? "Pooler(Mean)" : "Pooler(Cls)"));
+        Meta("beit.normalize_l2", options.NormalizeL2 ? "true" : "false");
+        if (options.Preprocessor is { } preprocessor)
+            Meta("beit.preprocessor", preprocessor.ToJson());
+        return model;
+    }
+
+    /// <summary>Builds the ONNX model of a checkpoint and writes it to <paramref name="path"/>.</summary>
+    public static void Export(BeitCheckpoint checkpoint, string path, BeitOnnxExportOptions? options = null) =>
+        Save(Build(checkpoint, options), path);
+
+    /// <summary>Builds the ONNX model of a TorchSharp model of this library and writes it to <paramref name="path"/>.</summary>
+    public static void Export(nn.Module model, string path, BeitOnnxExportOptions? options = null) =>
+        Save(Build(model, options), path);
+
+    /// <summary>Writes an ONNX model to a file (through a temporary file, so a failed write leaves no partial model).</summary>
+    public static void Save(ModelProto model, string path)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        string temporary = full + ".partial";
+        using (var stream = File.Create(temporary))
+            model.WriteTo(stream);
+        File.Move(temporary, full, overwrite: true);
+    }
+
+    static NotSupportedException TooLarge(long bytes) => new(
+        $"The model's weights take {bytes / 1e9:F2} GB, more than the {MaxInlineBytes / 1e9:F0} GB a single ONNX file can hold; " +
+        "ONNX external-data export is not supported yet.");
+
+    static string HuggingFaceName(BeitArchitecture architecture) => architecture switch
+    {
+        BeitArchitecture.ImageClassification => "BeitForImageClassification",
+        BeitArchitecture.MaskedImageModeling => "BeitForMaskedImageModeling",
+        BeitArchitecture.SemanticSegmentation => "BeitForSemanticSegmentation",
+        _ => "BeitModel",
+    };
+
+    static string PoolingDescription(BeitConfig config, BeitPooling? pooling, bool maskedImageModeling) => pooling switch
+    {
+        null => config.UseMeanPooling ? "mean of the patch tokens, then the pooler LayerNorm" : "final-normed CLS token",
+        BeitPooling.Mean => maskedImageModeling ? "mean of the patch tokens, then the final LayerNorm" : "mean of the patch tokens",
+        BeitPooling.Cls => "CLS token",
+        BeitPooling.Tokens => "all patch tokens, row-major patches then channels",
+        _ => pooling.ToString()!,
+    };
+}
