@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Beit.Trainer;
 
-var root = new RootCommand("beit: BEiT models for .NET. Fine-tune image classifiers, featurize images, inspect and run checkpoints, and check conversions against PyTorch.");
+var root = new RootCommand("beit: BEiT models for .NET. Fine-tune image classifiers, segment images, pretrain backbones by masked image modeling, featurize images, export to ONNX, inspect and run checkpoints, and check conversions against PyTorch.");
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(ForwardCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
@@ -14,6 +14,7 @@ root.Subcommands.Add(SegmentCommand.Create());
 root.Subcommands.Add(TokenizerCommand.Create());
 root.Subcommands.Add(PretrainCommand.Create());
 root.Subcommands.Add(AttentionCommand.Create());
+root.Subcommands.Add(ExportOnnxCommand.Create());
 root.Subcommands.Add(QuickstartCommand.Create());
 root.Subcommands.Add(FashionMnistCommand.Create());
 return root.Parse(args).Invoke();
