@@ -60,7 +60,7 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
             var processor = new BeitImageProcessor(preprocessor);
             var reader = new LabeledImageReader(o.ImageColumnName, o.LabelColumnName, labels.Count, "training data");
             var validationReader = new LabeledImageReader(o.ImageColumnName, o.LabelColumnName, labels.Count, "validation set");
-            int rows = reader.CountRows(input);
+            int rows = DataViewRows.Count(input);
             if (rows == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
             int imageSize = model.Config.ImageSize;
             // Paths are cheap to hold, so data given as paths is shuffled whole; decoded or encoded images through a pool.

@@ -7,15 +7,6 @@ namespace Microsoft.ML.Beit.Classification;
 /// <summary>Streams (image, class index) batches from an image column and a key label column.</summary>
 internal sealed class LabeledImageReader(string imageColumn, string labelColumn, int classes, string dataName)
 {
-    /// <summary>Rows in the data (counted with a cursor when the view does not know, reading no column).</summary>
-    public int CountRows(IDataView data)
-    {
-        if (data.GetRowCount() is long known) return checked((int)known);
-        int rows = 0;
-        using var cursor = data.GetRowCursor([]);
-        while (cursor.MoveNext()) rows++;
-        return rows;
-    }
 
     /// <summary>
     /// Batches of decoded images and 0-based class indices, after skipping <paramref name="skipBatches"/> whole batches

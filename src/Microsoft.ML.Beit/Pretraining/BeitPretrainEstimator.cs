@@ -61,7 +61,7 @@ public sealed class BeitPretrainEstimator : IEstimator<BeitFeaturizerTransformer
             int minBlock = o.MinPatchesPerBlock ?? Math.Max(1, (int)Math.Round(patches * 16.0 / 196));
             var masking = new BlockwiseMaskingGenerator(grid, grid, masked, Math.Min(minBlock, masked));
             var reader = new UnlabeledImageReader(o.ImageColumnName, "training data");
-            int rows = reader.CountRows(input);
+            int rows = DataViewRows.Count(input);
             if (rows == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
             bool paths = input.Schema[o.ImageColumnName].Type is TextDataViewType;
             int shufflePool = paths ? Math.Max(rows, 1000) : Math.Max(1000, 4 * o.BatchSize);

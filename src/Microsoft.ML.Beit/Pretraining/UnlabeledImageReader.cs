@@ -6,15 +6,6 @@ namespace Microsoft.ML.Beit.Pretraining;
 /// <summary>Streams batches of decoded images from an image column (pretraining reads no labels).</summary>
 internal sealed class UnlabeledImageReader(string imageColumn, string dataName)
 {
-    /// <summary>Rows in the data.</summary>
-    public int CountRows(IDataView data)
-    {
-        if (data.GetRowCount() is long known) return checked((int)known);
-        int rows = 0;
-        using var cursor = data.GetRowCursor([]);
-        while (cursor.MoveNext()) rows++;
-        return rows;
-    }
 
     /// <summary>Batches of images after skipping <paramref name="skipBatches"/> whole batches; an unreadable image stops with an error naming the row.</summary>
     public IEnumerable<(List<RgbImage> Images, long FirstRow)> Batches(IDataView data, int batchSize, int skipBatches)

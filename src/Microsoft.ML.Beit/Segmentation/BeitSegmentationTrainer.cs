@@ -51,7 +51,7 @@ public sealed class BeitSegmentationTrainer : IEstimator<BeitSemanticSegmentatio
             byte[] padColor = [.. preprocessor.ImageMean.Select(m => (byte)Math.Clamp(Math.Round(m * 255), 0, 255))];
             var augmentation = new SegmentationAugmentation(crop, o.Augment ? o.ScaleRange : (1, 1), o.Augment ? o.HorizontalFlip : 0,
                 preprocessor.Resample, (byte)o.IgnoreIndex, padColor);
-            int rows = SegmentedImageReader.CountRows(input);
+            int rows = DataViewRows.Count(input);
             if (rows == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
             bool paths = input.Schema[o.ImageColumnName].Type is TextDataViewType;
             int shufflePool = paths ? Math.Max(rows, 1000) : Math.Max(1000, 4 * o.BatchSize);

@@ -30,15 +30,6 @@ internal sealed class SegmentedImageReader(string imageColumn, string labelColum
         };
     }
 
-    /// <summary>Rows in the data.</summary>
-    public static int CountRows(IDataView data)
-    {
-        if (data.GetRowCount() is long known) return checked((int)known);
-        int rows = 0;
-        using var cursor = data.GetRowCursor([]);
-        while (cursor.MoveNext()) rows++;
-        return rows;
-    }
 
     /// <summary>
     /// Batches of decoded images with their label maps, after skipping <paramref name="skipBatches"/> whole batches. An
