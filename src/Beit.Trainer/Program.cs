@@ -15,6 +15,7 @@ root.Subcommands.Add(TokenizerCommand.Create());
 root.Subcommands.Add(PretrainCommand.Create());
 root.Subcommands.Add(AttentionCommand.Create());
 root.Subcommands.Add(ExportOnnxCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(QuickstartCommand.Create());
 root.Subcommands.Add(FashionMnistCommand.Create());
 return root.Parse(args).Invoke();

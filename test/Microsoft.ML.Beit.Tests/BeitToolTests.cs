@@ -94,3 +94,29 @@ public sealed class BeitToolTests
         return "";
     }
 }
+
+/// <summary><c>beit bench</c> runs end to end on a tiny model and reports its figures (no timing is asserted).</summary>
+[TestClass]
+public sealed class BenchToolTests
+{
+    [TestMethod]
+    public void BenchReportsGemmRateAndImagesPerSecond()
+    {
+        var (code, output, error) = BeitToolTests.Beit("bench", "--size", "tiny", "--batch", "1,4", "--iterations", "1");
+        Console.WriteLine(output);
+        Assert.AreEqual(0, code, error);
+        StringAssert.Contains(output, "GFLOP/s (2048^3 matrix products)");
+        Assert.AreEqual(2, output.Split('\n').Count(l => l.TrimStart().StartsWith("1 ", StringComparison.Ordinal) || l.TrimStart().StartsWith("4 ", StringComparison.Ordinal)));
+        (code, _, error) = BeitToolTests.Beit("bench", "--size", "tiny", "--dtype", "float16");
+        Assert.AreNotEqual(0, code);
+        StringAssert.Contains(error, "float16");
+    }
+
+    [TestMethod]
+    public void ForwardFlopsOfBeitBaseAre35Gflop()
+    {
+        double flops = Modeling.BeitConfig.Base.ForwardFlopsPerImage();
+        Console.WriteLine($"BEiT-base 224: {flops / 1e9:F2} GFLOP per image; large: {Modeling.BeitConfig.Large.ForwardFlopsPerImage() / 1e9:F2}");
+        Assert.AreEqual(35.1, flops / 1e9, 0.1);
+    }
+}

@@ -239,6 +239,18 @@ public sealed class BeitConfig
             $"out_indices_convention '{OutIndicesConvention}' is not 'huggingface' or 'unilm'.");
     }
 
+    /// <summary>
+    /// Floating-point operations of one image's forward pass through the backbone (2 x multiply-adds): the patch embedding and,
+    /// per block, q/k/v, attention scores and weighting, the output projection and the MLP. BEiT-base at 224: 35.1 GFLOP.
+    /// </summary>
+    public double ForwardFlopsPerImage()
+    {
+        double patches = NumPatches, tokens = patches + 1, d = HiddenSize;
+        double embedding = 2 * patches * (NumChannels * PatchSize * PatchSize) * d;
+        double block = 2 * tokens * d * 3 * d + 4 * tokens * tokens * d + 2 * tokens * d * d + 4 * tokens * d * IntermediateSize;
+        return embedding + NumHiddenLayers * block;
+    }
+
     /// <summary>The config as a JSON object, for embedding it in other documents.</summary>
     public JsonObject ToJsonObject() => JsonNode.Parse(ToJson())!.AsObject();
 }
