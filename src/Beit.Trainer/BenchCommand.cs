@@ -21,9 +21,10 @@ internal static class BenchCommand
         var dtype = new Option<string>("--dtype") { Description = "float32 or bfloat16.", DefaultValueFactory = _ => "float32" };
         var threads = new Option<int?>("--threads") { Description = "LibTorch intra-op threads (default: LibTorch's choice)." };
         var imageSize = new Option<int?>("--image-size") { Description = "Input size (default: the preset's, 224 for base and large)." };
+        var train = new Option<bool>("--train") { Description = "Time training steps (forward, cross-entropy, backward, AdamW with layer decay) instead of inference; counted as 3x forward FLOPs." };
         var command = new Command("bench", "Measure forward images/s of a BEiT preset and the fraction of this machine's float32 GEMM rate it reaches.")
         {
-            size, batches, iterations, dtype, threads, imageSize,
+            size, batches, iterations, dtype, threads, imageSize, train,
         };
         command.SetAction(parse => CommandRunner.Run(() =>
         {
@@ -40,22 +41,41 @@ internal static class BenchCommand
             double gemm = GemmRate();
             double flops = config.ForwardFlopsPerImage();
             Console.WriteLine($"machine: {Environment.ProcessorCount} logical cores, LibTorch threads {get_num_threads()}; float32 GEMM {gemm:F1} GFLOP/s (2048^3 matrix products)");
-            Console.WriteLine($"model: BEiT-{parse.GetValue(size)} {config.ImageSize}x{config.ImageSize}, {flops / 1e9:G4} GFLOP per image (2 x multiply-adds), {parse.GetValue(dtype)}");
+            Console.WriteLine($"model: BEiT-{parse.GetValue(size)} {config.ImageSize}x{config.ImageSize}, {flops / 1e9:G4} GFLOP per image forward (2 x multiply-adds), {parse.GetValue(dtype)}, {(parse.GetValue(train) ? "training steps (3x forward FLOPs)" : "inference")}");
             Console.WriteLine($"{"batch",5} {"images/s",10} {"GFLOP/s",9} {"of GEMM",8}");
             manual_seed(1);
-            using var model = new BeitModel(config);
-            model.eval();
+            bool training = parse.GetValue(train);
+            if (training) config.SetLabels(Enumerable.Range(0, 1000).Select(i => $"class_{i}").ToList());
+            using var model = training ? (nn.Module)new BeitForImageClassification(config) : new BeitModel(config);
             model.to(type);
-            using var noGrad = no_grad();
+            if (training) model.train(); else model.eval();
+            using var optimizer = training
+                ? new Microsoft.ML.Beit.Training.BeitAdamW(Microsoft.ML.Beit.Training.BeitLayerDecay.Groups(model, config.NumHiddenLayers, 0.75, 0.05), 0.9, 0.999, 1e-8)
+                : null;
+            double work = training ? 3 * flops : flops;
             foreach (int batch in sizes)
             {
                 using var pixels = randn([batch, 3, config.ImageSize, config.ImageSize]).to(type);
-                using (var warm = model.forward(pixels)) { }
+                using var labels = randint(0, 1000, [batch]);
+                void Pass()
+                {
+                    using var scope = NewDisposeScope();
+                    if (!training)
+                    {
+                        using var noGrad = no_grad();
+                        ((BeitModel)model).forward(pixels);
+                        return;
+                    }
+                    var logits = ((BeitForImageClassification)model).forward(pixels).Logits;
+                    nn.functional.cross_entropy(logits.to(ScalarType.Float32), labels).backward();
+                    optimizer!.Step(1e-4);
+                    model.zero_grad();
+                }
+                Pass();
                 var clock = Stopwatch.StartNew();
-                for (int i = 0; i < parse.GetValue(iterations); i++)
-                    using (var output = model.forward(pixels)) { }
+                for (int i = 0; i < parse.GetValue(iterations); i++) Pass();
                 double imagesPerSecond = batch * parse.GetValue(iterations) / clock.Elapsed.TotalSeconds;
-                double rate = imagesPerSecond * flops / 1e9;
+                double rate = imagesPerSecond * work / 1e9;
                 Console.WriteLine($"{batch,5} {imagesPerSecond,10:F2} {rate,9:F1} {rate / gemm,8:P0}");
             }
         }));
