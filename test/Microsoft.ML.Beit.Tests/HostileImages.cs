@@ -40,12 +40,16 @@ internal static class HostileImages
         yield return new("palette.png", PalettePng(), (4, 2));
         yield return new("bomb-20000x20000.png", Png(20000, 20000, 8, 2, new byte[20000 * 3 + 1], rowsGiven: 1), null);
         yield return new("zero-width.png", Png(0, 5, 8, 2, []), null);
+        yield return new("cmyk.jpg", Convert.FromBase64String(CmykJpeg), (8, 6));
         yield return new("exif-rotated.jpg", WithExifOrientation(jpeg, 6), (40, 30));   // orientation not applied, as Pillow's open
         yield return new("animated.gif", Gif(animated: true), (3, 2));
         yield return new("still.gif", Gif(animated: false), (3, 2));
         yield return new("tiny.bmp", Bmp(3, 2), (3, 2));
         yield return new("bmp-header-claims-more.bmp", Bmp(3, 2)[..40], null);
     }
+
+    // An 8x6 four-channel (CMYK, Adobe marker) JPEG, written for this test with libjpeg 2.1 (in_color_space JCS_CMYK, quality 95).
+    const string CmykJpeg = "/9j/7gAOQWRvYmUAZAAAAAAA/9sAQwACAQEBAQECAQEBAgICAgIEAwICAgIFBAQDBAYFBgYGBQYGBgcJCAYHCQcGBggLCAkKCgoKCgYICwwLCgwJCgoK/8AAFAgABgAIBEMRAE0RAFkRAEsRAP/EAB8AAAEFAQEBAQEBAAAAAAAAAAABAgMEBQYHCAkKC//EALUQAAIBAwMCBAMFBQQEAAABfQECAwAEEQUSITFBBhNRYQcicRQygZGhCCNCscEVUtHwJDNicoIJChYXGBkaJSYnKCkqNDU2Nzg5OkNERUZHSElKU1RVVldYWVpjZGVmZ2hpanN0dXZ3eHl6g4SFhoeIiYqSk5SVlpeYmZqio6Slpqeoqaqys7S1tre4ubrCw8TFxsfIycrS09TV1tfY2drh4uPk5ebn6Onq8fLz9PX29/j5+v/aAA4EQwBNAFkASwAAPwDyP/g3c/5gX/bP+lU/+IcT4A/899L/APAdv/iaK/E+v//Z";
 
     static SKBitmap Gradient(int width, int height)
     {
