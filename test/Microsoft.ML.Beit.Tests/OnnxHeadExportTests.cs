@@ -83,11 +83,16 @@ public sealed class OnnxHeadExportTests
     }
 
     [TestMethod]
-    [DataRow("huggingface")]
-    [DataRow("unilm")]
-    public void SegmentationOfATinyModelMatchesTorchSharpUnderBothOutIndexConventions(string convention)
+    [DataRow("huggingface", 32)]
+    [DataRow("unilm", 32)]
+    [DataRow("huggingface", 16)]
+    [DataRow("huggingface", 40)]
+    public void SegmentationOfATinyModelMatchesTorchSharpUnderBothOutIndexConventions(string convention, int imageSize)
     {
+        // Image 16: a 2x2 grid, so the coarsest map is 1x1 and every pooled branch is resized down to one pixel.
+        // Image 40: an odd 5x5 grid (coarsest map 2x2 after the floor of max pooling), so resizes have odd ratios.
         var config = TinyModels.SegmentationConfig();
+        config.ImageSize = imageSize;
         config.NumHiddenLayers = 4;
         config.OutIndicesConvention = convention;
         config.OutIndices = convention == "unilm" ? [0, 1, 2, 3] : [1, 2, 4, 5];
@@ -95,8 +100,23 @@ public sealed class OnnxHeadExportTests
         using var session = Session(BeitOnnxExporter.Build(model, new BeitOnnxExportOptions { IncludeUpsampledLogits = true }));
         foreach (int batch in new[] { 1, 2 })
         {
-            using var pixels = TinyModels.Pixels(batch);
-            CompareWithTorchSharp(model, session, pixels, $"tiny segmenter ({convention} out_indices), batch {batch}");
+            using var pixels = randn([batch, 3, imageSize, imageSize], generator: new Generator(3));
+            CompareWithTorchSharp(model, session, pixels, $"tiny segmenter ({convention} out_indices, image {imageSize}), batch {batch}");
+        }
+    }
+
+    [TestMethod]
+    public void AdaptiveAveragePoolingMatricesMatchTorchOnOverlappingBins()
+    {
+        using var map = randn([1, 2, 7, 7], generator: new Generator(3));
+        foreach (var (side, scale) in new[] { (1L, 1), (1L, 6), (2L, 3), (2L, 6), (5L, 3), (7L, 2), (7L, 6), (6L, 6) })
+        {
+            using var scope = NewDisposeScope();
+            var input = map.narrow(2, 0, side).narrow(3, 0, side).contiguous();
+            var expected = nn.functional.adaptive_avg_pool2d(input, [scale, scale]);
+            var matrix = tensor(BeitOnnxSegmentation.AdaptivePoolMatrix(side, scale), [side * side, (long)scale * scale]);
+            var actual = input.reshape(1, 2, -1).matmul(matrix).reshape(1, 2, scale, scale);
+            Compare($"adaptive average pooling {side}x{side} to {scale}x{scale}", "pooled", actual, expected);
         }
     }
 
