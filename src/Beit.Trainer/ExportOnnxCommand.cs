@@ -7,24 +7,27 @@ using Onnx;
 namespace Beit.Trainer;
 
 /// <summary>
-/// <c>beit export-onnx</c>: writes a model as an ONNX file for ONNX Runtime. The model is a checkpoint, or a
-/// model zip written by this library: a classifier's zip exports its logits and probabilities; a featurizer's
-/// zip exports its features with the pooling it was saved with. The preprocessing goes into the file's metadata.
+/// <c>beit export-onnx</c>: writes a model as an ONNX file for ONNX Runtime. The model is a checkpoint (classifier,
+/// backbone, masked image modeling or semantic segmentation), or a model zip written by this library: a classifier's
+/// zip exports its logits and probabilities; a featurizer's zip exports its features with the pooling it was saved
+/// with; a segmenter's zip exports its logits. The preprocessing goes into the file's metadata.
 /// </summary>
 internal static class ExportOnnxCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Checkpoint (Hugging Face directory, .safetensors, .pth) or a model.zip with a BEiT classifier or featurizer.", Required = true };
+        var model = new Option<string>("--model") { Description = "Checkpoint (Hugging Face directory, .safetensors, .pth) or a model.zip with a BEiT classifier, featurizer or segmenter.", Required = true };
         var output = new Option<string>("--output") { Description = "ONNX file to write.", DefaultValueFactory = _ => "model.onnx" };
         var pooling = new Option<BeitPooling?>("--pooling") { Description = "Pooling of the features output: Mean, Cls or Tokens. Default: the model's own pooler (a featurizer zip: its saved pooling)." };
-        var featuresOnly = new Option<bool>("--features-only") { Description = "Export only the backbone's features (drops a classifier head; exports a pretraining checkpoint as a featurizer)." };
+        var featuresOnly = new Option<bool>("--features-only") { Description = "Export only the backbone's features (drops a classifier, masked-image-modeling or segmentation head)." };
+        var maskInput = new Option<bool>("--mask-input") { Description = "Masked image modeling: add the input bool_masked_pos [batch, patches] (1 = masked, replaced by the mask token)." };
+        var upsampledLogits = new Option<bool>("--upsampled-logits") { Description = "Semantic segmentation: also output upsampled_logits, the logits bilinearly resized to the input size." };
         var normalize = new Option<bool>("--normalize") { Description = "Scale the features to unit length." };
         var lastHiddenState = new Option<bool>("--last-hidden-state") { Description = "Also output last_hidden_state [batch, 1 + patches, hidden]." };
         var checkpoint = new CheckpointOptions();
-        var command = new Command("export-onnx", "Export a BEiT classifier or backbone to an ONNX file (ONNX Runtime, ML.NET ApplyOnnxModel).")
+        var command = new Command("export-onnx", "Export a BEiT classifier, backbone, masked-image-modeling or segmentation model to an ONNX file (ONNX Runtime, ML.NET ApplyOnnxModel).")
         {
-            model, output, pooling, featuresOnly, normalize, lastHiddenState,
+            model, output, pooling, featuresOnly, normalize, lastHiddenState, maskInput, upsampledLogits,
         };
         checkpoint.AddTo(command);
         command.SetAction(parse => CommandRunner.Run(() =>
@@ -36,6 +39,8 @@ internal static class ExportOnnxCommand
                 FeaturesOnly = parse.GetValue(featuresOnly),
                 NormalizeL2 = parse.GetValue(normalize),
                 IncludeLastHiddenState = parse.GetValue(lastHiddenState),
+                IncludeMaskInput = parse.GetValue(maskInput),
+                IncludeUpsampledLogits = parse.GetValue(upsampledLogits),
             };
             var onnx = modelPath.EndsWith(".zip", StringComparison.OrdinalIgnoreCase) && File.Exists(modelPath)
                 ? FromModelZip(modelPath, options)
@@ -55,19 +60,24 @@ internal static class ExportOnnxCommand
         return BeitOnnxExporter.Build(checkpoint, options);
     }
 
-    // The last BEiT transformer of the pipeline decides: a classifier exports as one, a featurizer with its saved settings.
+    // The last BEiT transformer of the pipeline decides: a classifier or segmenter exports as one, a featurizer with its saved settings.
     static ModelProto FromModelZip(string path, BeitOnnxExportOptions options)
     {
         var loaded = new MLContext().Model.Load(path, out _);
         var transformers = loaded is IEnumerable<ITransformer> chain ? chain.ToList() : [loaded];
         try
         {
-            var beit = transformers.LastOrDefault(t => t is BeitImageClassificationTransformer or BeitFeaturizerTransformer)
-                ?? throw new InvalidDataException($"{path} holds no BEiT classifier or featurizer; it was not written by this library.");
+            var beit = transformers.LastOrDefault(t => t is BeitImageClassificationTransformer or BeitFeaturizerTransformer or BeitSemanticSegmentationTransformer)
+                ?? throw new InvalidDataException($"{path} holds no BEiT classifier, featurizer or segmenter; it was not written by this library.");
             if (beit is BeitImageClassificationTransformer classifier)
             {
                 options.Preprocessor = classifier.Engine.Processor.Config;
                 return BeitOnnxExporter.Build(classifier.Engine.Model, options);
+            }
+            if (beit is BeitSemanticSegmentationTransformer segmenter)
+            {
+                options.Preprocessor = segmenter.Engine.Processor.Config;
+                return BeitOnnxExporter.Build(segmenter.Engine.Model, options);
             }
             var featurizer = (BeitFeaturizerTransformer)beit;
             var engine = featurizer.Engine;

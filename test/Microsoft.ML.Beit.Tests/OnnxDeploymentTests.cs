@@ -213,7 +213,7 @@ public sealed class OnnxDeploymentTests
     }
 
     /// <summary>Runs <c>beit export-onnx</c>; inconclusive while the verb is not registered in the tool.</summary>
-    static string ExportWithTool(params string[] arguments)
+    internal static string ExportWithTool(params string[] arguments)
     {
         var (exitCode, output, error) = BeitToolTests.Beit(["export-onnx", .. arguments]);
         Console.WriteLine(output);

@@ -20,13 +20,15 @@ internal static class OnnxRuntimeScoring
     }
 
     /// <summary>Runs the session on [B, C, H, W] pixels; every output as a CPU tensor by name.</summary>
-    public static Dictionary<string, Tensor> Run(InferenceSession session, Tensor pixels)
+    public static Dictionary<string, Tensor> Run(InferenceSession session, Tensor pixels, Tensor? boolMaskedPos = null)
     {
-        var data = pixels.to(ScalarType.Float32).contiguous().data<float>().ToArray();
-        using var input = OrtValue.CreateTensorValueFromMemory(data, pixels.shape);
+        using var input = Float32(pixels);
+        using var mask = boolMaskedPos is null ? null : Float32(boolMaskedPos);
         using var runOptions = new RunOptions();
         var names = session.OutputNames.ToArray();
-        using var results = session.Run(runOptions, new[] { BeitOnnxExporter.PixelValues }, new[] { input }, names);
+        string[] inputNames = mask is null ? [BeitOnnxExporter.PixelValues] : [BeitOnnxExporter.PixelValues, BeitOnnxExporter.BoolMaskedPos];
+        OrtValue[] inputs = mask is null ? [input] : [input, mask];
+        using var results = session.Run(runOptions, inputNames, inputs, names);
         var outputs = new Dictionary<string, Tensor>();
         int i = 0;
         foreach (var result in results)
@@ -36,6 +38,9 @@ internal static class OnnxRuntimeScoring
         }
         return outputs;
     }
+
+    static OrtValue Float32(Tensor t) =>
+        OrtValue.CreateTensorValueFromMemory(t.to(ScalarType.Float32).contiguous().data<float>().ToArray(), t.shape);
 
     /// <summary>Prints and asserts the max abs diff of one output against its expected value (within <see cref="Tolerance"/>).</summary>
     public static void Compare(string what, string name, Tensor actual, Tensor expected)

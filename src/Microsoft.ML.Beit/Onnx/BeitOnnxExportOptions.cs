@@ -28,6 +28,20 @@ public sealed class BeitOnnxExportOptions
     public bool IncludeLastHiddenState { get; set; }
 
     /// <summary>
+    /// For <see cref="Modeling.BeitForMaskedImageModeling"/>: whether the graph takes a second input,
+    /// <c>bool_masked_pos</c> float32 [batch, patches] (1 = masked), whose patches see the mask token, as the model's
+    /// <c>boolMaskedPos</c>. Without it every patch is visible. Default false.
+    /// </summary>
+    public bool IncludeMaskInput { get; set; }
+
+    /// <summary>
+    /// For <see cref="Modeling.BeitForSemanticSegmentation"/>: whether the graph also outputs <c>upsampled_logits</c>
+    /// [batch, classes, image_size, image_size], the logits bilinearly resized to the input (align_corners false, as
+    /// the loss and Hugging Face's post-processing resize them). Default false.
+    /// </summary>
+    public bool IncludeUpsampledLogits { get; set; }
+
+    /// <summary>
     /// The preprocessing the model expects, written into the file's metadata (<c>beit.preprocessor</c>) so a host
     /// can prepare pixels the same way; not part of the graph. Default null (no metadata).
     /// </summary>

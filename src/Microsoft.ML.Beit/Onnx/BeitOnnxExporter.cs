@@ -16,13 +16,17 @@ namespace Microsoft.ML.Beit.Onnx;
 /// <para>Input: <c>pixel_values</c>, float32 [batch, channels, image_size, image_size], preprocessed as for the
 /// TorchSharp model (for pt22k-style models: RGB / 255, then (x - 0.5) / 0.5). The batch dimension is symbolic
 /// (<c>batch</c>); the image size is fixed by the config.</para>
-/// <para>Outputs: <c>features</c> float32 [batch, hidden] (or [batch, patches * hidden] for
-/// <see cref="BeitPooling.Tokens"/>), the pooled features (see <see cref="BeitOnnxExportOptions.Pooling"/>);
-/// for a classifier also <c>logits</c> [batch, classes] and <c>probabilities</c> [batch, classes] (their softmax, as
-/// the <c>Score</c> column); on request <c>last_hidden_state</c> [batch, 1 + patches, hidden].</para>
-/// <para>Supported: <see cref="BeitModel"/> (backbone) and <see cref="BeitForImageClassification"/>; masked image
-/// modeling and semantic segmentation models export their backbone features with
-/// <see cref="BeitOnnxExportOptions.FeaturesOnly"/>, their heads not yet.</para>
+/// <para>Outputs: for <see cref="BeitModel"/> and <see cref="BeitForImageClassification"/>, <c>features</c> float32
+/// [batch, hidden] (or [batch, patches * hidden] for <see cref="BeitPooling.Tokens"/>), the pooled features (see
+/// <see cref="BeitOnnxExportOptions.Pooling"/>); for a classifier also <c>logits</c> [batch, classes] and
+/// <c>probabilities</c> [batch, classes] (their softmax, as the <c>Score</c> column); on request
+/// <c>last_hidden_state</c> [batch, 1 + patches, hidden].</para>
+/// <para><see cref="BeitForMaskedImageModeling"/>: <c>logits</c> [batch, patches, vocab] for every patch, and on
+/// request the input <c>bool_masked_pos</c> (<see cref="BeitOnnxExportOptions.IncludeMaskInput"/>).
+/// <see cref="BeitForSemanticSegmentation"/>: <c>logits</c> [batch, classes, image_size / 4, image_size / 4] as the
+/// model returns them (the auxiliary head, used only in training, is left out), and on request
+/// <c>upsampled_logits</c> at the input's size (<see cref="BeitOnnxExportOptions.IncludeUpsampledLogits"/>).
+/// With <see cref="BeitOnnxExportOptions.FeaturesOnly"/> both export their backbone's <c>features</c> instead.</para>
 /// <para>The file's metadata holds the config (<c>beit.config</c>), the architecture, the pooling and, when given,
 /// the preprocessing (<c>beit.preprocessor</c>).</para>
 /// </remarks>
@@ -40,11 +44,20 @@ public static class BeitOnnxExporter
     /// <summary>Name of the pooled features output: float32 [batch, hidden].</summary>
     public const string Features = "features";
 
-    /// <summary>Name of the classifier's logits output: float32 [batch, classes].</summary>
+    /// <summary>
+    /// Name of the head's logits output: float32 [batch, classes] for a classifier, [batch, patches, vocab] for masked
+    /// image modeling, [batch, classes, image_size / 4, image_size / 4] for semantic segmentation.
+    /// </summary>
     public const string Logits = "logits";
 
     /// <summary>Name of the classifier's class probabilities output (softmax of the logits): float32 [batch, classes].</summary>
     public const string Probabilities = "probabilities";
+
+    /// <summary>Name of the masked-image-modeling model's optional mask input: float32 [batch, patches], 1 = masked.</summary>
+    public const string BoolMaskedPos = "bool_masked_pos";
+
+    /// <summary>Name of the segmentation model's optional output at the input's size: float32 [batch, classes, image_size, image_size].</summary>
+    public const string UpsampledLogits = "upsampled_logits";
 
     /// <summary>Name of the optional sequence output: float32 [batch, 1 + patches, hidden].</summary>
     public const string LastHiddenState = "last_hidden_state";
@@ -98,10 +111,10 @@ public static class BeitOnnxExporter
         options.Validate();
         config.Validate();
         bool classifier = architecture == BeitArchitecture.ImageClassification && !options.FeaturesOnly;
-        if (!options.FeaturesOnly && architecture is BeitArchitecture.MaskedImageModeling or BeitArchitecture.SemanticSegmentation)
-            throw new NotSupportedException(
-                $"ONNX export of {HuggingFaceName(architecture)} is not yet supported (its {(architecture == BeitArchitecture.MaskedImageModeling ? "visual-token head" : "UperNet decode head")} has no exporter). " +
-                "Supported: BeitModel (backbone features) and BeitForImageClassification; set FeaturesOnly (tool: --features-only) to export this model's backbone features.");
+        bool maskedImageModelingHead = architecture == BeitArchitecture.MaskedImageModeling && !options.FeaturesOnly;
+        bool segmentationHead = architecture == BeitArchitecture.SemanticSegmentation && !options.FeaturesOnly;
+        if (options.IncludeMaskInput && !maskedImageModelingHead)
+            throw new NotSupportedException($"IncludeMaskInput applies to BeitForMaskedImageModeling only (without FeaturesOnly), not to {HuggingFaceName(architecture)}.");
         if (!Enum.IsDefined(architecture))
             throw new ArgumentOutOfRangeException(nameof(architecture), architecture, "Unknown BEiT architecture.");
 
@@ -109,14 +122,20 @@ public static class BeitOnnxExporter
         long weightBytes = weights.Values.Sum(t => t.numel()) * sizeof(float);
         if (weightBytes > MaxInlineBytes) throw TooLarge(weightBytes);
 
-        var builder = new OnnxGraphBuilder(classifier ? "BeitForImageClassification" : "BeitFeatures");
+        var builder = new OnnxGraphBuilder(classifier || maskedImageModelingHead || segmentationHead ? HuggingFaceName(architecture) : "BeitFeatures");
         var net = new BeitOnnxGraph(builder, config, new BeitOnnxWeights(weights, source));
         var batch = "batch";
         var pixels = builder.Input(PixelValues,
             $"float32 [batch, {config.NumChannels}, {config.ImageSize}, {config.ImageSize}] preprocessed pixels, channels in RGB order",
             batch, config.NumChannels, config.ImageSize, config.ImageSize);
 
-        var x = net.Embeddings(pixels);
+        var mask = options.IncludeMaskInput
+            ? builder.Input(BoolMaskedPos, $"float32 [batch, {config.NumPatches}] 1 where the patch is masked (replaced by the mask token), else 0; row-major over the patch grid",
+                batch, config.NumPatches)
+            : null;
+        var x = net.Embeddings(pixels, mask);
+        // hidden[0] is the embedding output and hidden[k] block k-1's output, as Hugging Face's hidden_states.
+        var hidden = new List<string> { x };
         // With one shared table every block adds the same bias: one initializer serves them all.
         string? sharedBias = !config.UseRelativePositionBias && net.RelativePositionBias(0) is { } shared
             ? net.BiasInitializer("beit.encoder.relative_position_bias.bias", shared) : null;
@@ -126,10 +145,25 @@ public static class BeitOnnxExporter
                 ? net.BiasInitializer($"beit.encoder.layer.{layer}.attention.attention.relative_position_bias.bias", net.RelativePositionBias(layer)!)
                 : sharedBias;
             x = net.Layer(x, layer, bias);
+            hidden.Add(x);
+        }
+        if (segmentationHead)
+        {
+            var segmentation = new BeitOnnxSegmentation(builder, config, new BeitOnnxWeights(weights, source));
+            segmentation.Build(hidden, options.IncludeUpsampledLogits);
+            return Finish(builder, config, architecture, null, options);
         }
         // BeitModel's last_hidden_state: final-normed for CLS-pooling models; raw with mean pooling (the pooler norms).
         var sequence = config.UseMeanPooling ? x : net.LayerNorm(x, "beit.layernorm");
         bool maskedImageModeling = architecture == BeitArchitecture.MaskedImageModeling;
+        if (maskedImageModelingHead)
+        {
+            builder.Output(net.MaskedImageModelingLogits(sequence), Logits,
+                $"float32 [batch, {config.NumPatches}, {config.VocabSize}] visual-token logits for every patch (final LayerNorm, then lm_head)",
+                batch, config.NumPatches, config.VocabSize);
+            AddLastHiddenState(builder, config, options, sequence);
+            return Finish(builder, config, architecture, null, options);
+        }
         var pooling = options.Pooling ?? (maskedImageModeling ? BeitPooling.Mean : (BeitPooling?)null);
 
         string? modelPooled = null;
@@ -167,13 +201,22 @@ public static class BeitOnnxExporter
             var probabilities = builder.Node("Softmax", "probabilities.softmax", [logits], OnnxGraphBuilder.AttrInt("axis", -1));
             builder.Output(probabilities, Probabilities, $"float32 [batch, {config.NumLabels}] class probabilities (softmax of logits)", batch, config.NumLabels);
         }
+        AddLastHiddenState(builder, config, options, sequence);
+        return Finish(builder, config, classifier ? BeitArchitecture.ImageClassification : architecture, pooling, options);
+    }
+
+    static void AddLastHiddenState(OnnxGraphBuilder builder, BeitConfig config, BeitOnnxExportOptions options, string sequence)
+    {
         if (options.IncludeLastHiddenState)
             builder.Output(sequence, LastHiddenState,
                 $"float32 [batch, {config.NumPatches + 1}, {config.HiddenSize}] final tokens, CLS first{(config.UseMeanPooling ? "" : ", final-normed")}",
-                batch, config.NumPatches + 1, config.HiddenSize);
+                "batch", config.NumPatches + 1, config.HiddenSize);
+    }
 
+    static ModelProto Finish(OnnxGraphBuilder builder, BeitConfig config, BeitArchitecture architecture, BeitPooling? pooling, BeitOnnxExportOptions options)
+    {
         if (builder.InitializerBytes > MaxInlineBytes) throw TooLarge(builder.InitializerBytes);
-        return Model(builder.Graph, config, classifier ? BeitArchitecture.ImageClassification : architecture, pooling, options);
+        return Model(builder.Graph, config, architecture, pooling, options);
     }
 
     static ModelProto Model(GraphProto graph, BeitConfig config, BeitArchitecture architecture, BeitPooling? pooling, BeitOnnxExportOptions options)
@@ -186,15 +229,17 @@ public static class BeitOnnxExporter
             ProducerVersion = version,
             Domain = "microsoft.ml.beit",
             ModelVersion = 1,
-            DocString = $"BEiT {HuggingFaceName(architecture)} exported by Microsoft.ML.Beit: {PixelValues} in, " +
-                $"{Features}{(architecture == BeitArchitecture.ImageClassification && !options.FeaturesOnly ? $", {Logits}, {Probabilities}" : "")} out.",
+            DocString = $"BEiT {HuggingFaceName(architecture)} exported by Microsoft.ML.Beit: {PixelValues}{(options.IncludeMaskInput ? $" and {BoolMaskedPos}" : "")} in, " +
+                $"{string.Join(", ", graph.Output.Select(o => o.Name))} out.",
             Graph = graph,
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
         void Meta(string key, string value) => model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
         Meta("beit.config", config.ToJson());
         Meta("beit.architecture", architecture.ToString());
-        Meta("beit.pooling", pooling?.ToString() ?? (config.UseMeanPooling ? "Pooler(Mean)" : "Pooler(Cls)"));
+        bool head = !options.FeaturesOnly && architecture is BeitArchitecture.MaskedImageModeling or BeitArchitecture.SemanticSegmentation;
+        if (!head)
+            Meta("beit.pooling", pooling?.ToString() ?? (config.UseMeanPooling ? "Pooler(Mean)" : "Pooler(Cls)"));
         Meta("beit.normalize_l2", options.NormalizeL2 ? "true" : "false");
         if (options.Preprocessor is { } preprocessor)
             Meta("beit.preprocessor", preprocessor.ToJson());

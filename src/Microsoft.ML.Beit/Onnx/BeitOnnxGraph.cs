@@ -34,8 +34,11 @@ internal sealed class BeitOnnxGraph
 
     string Weight(string key, params long[] shape) => _g.Float(key, _w.Read(key, shape), shape);
 
-    /// <summary>[B, C, H, W] pixels to [B, 1 + N, D] embeddings: patch convolution, CLS token in front, absolute positions.</summary>
-    public string Embeddings(string pixels)
+    /// <summary>
+    /// [B, C, H, W] pixels to [B, 1 + N, D] embeddings: patch convolution, the mask token at masked patches (when
+    /// <paramref name="mask"/> names a float [B, N] input, 1 = masked), CLS token in front, absolute positions.
+    /// </summary>
+    public string Embeddings(string pixels, string? mask = null)
     {
         int p = _c.PatchSize, channels = _c.NumChannels;
         const string prefix = "beit.embeddings";
@@ -45,6 +48,13 @@ internal sealed class BeitOnnxGraph
         // [B, D, gh, gw] -> [B, D, N] -> [B, N, D]: patches in row-major order, as flatten(2).transpose(1, 2).
         var flat = _g.Node("Reshape", "patch_embeddings_flat", [conv, Shape("shape_keep0_d_rest", 0, _d, -1)]);
         var patches = _g.Node("Transpose", "patch_tokens", [flat], AttrInts("perm", 0, 2, 1));
+        if (mask is not null)
+        {
+            // x - x w + mask_token w with w in {0, 1}, as BeitEmbeddings writes it, before the CLS token and positions.
+            var w = _g.Node("Unsqueeze", "mask_weights", [mask, Shape("axes_2", 2)]);
+            var kept = _g.Node("Sub", "patch_tokens_unmasked", [patches, _g.Node("Mul", "patch_tokens_masked_part", [patches, w])]);
+            patches = _g.Node("Add", "patch_tokens_masked", [kept, _g.Node("Mul", "mask_tokens", [Weight($"{prefix}.mask_token", 1, 1, _d), w])]);
+        }
 
         var batch = _g.Node("Shape", "batch_size", [pixels], AttrInt("start", 0), AttrInt("end", 1));
         var clsShape = _g.Node("Concat", "cls_shape", [batch, Shape("shape_1_d", 1, _d)], AttrInt("axis", 0));
@@ -197,6 +207,13 @@ internal sealed class BeitOnnxGraph
         return _g.Node("Gemm", "classifier.out", [pooled, Weight("classifier.weight", classes, _d), Weight("classifier.bias", classes)],
             AttrInt("transB", 1));
     }
+
+    /// <summary>
+    /// The masked-image-modeling head: the final <c>layernorm</c> on the [B, 1 + N, D] sequence, then <c>lm_head</c>
+    /// on the patch tokens, [B, N, vocab].
+    /// </summary>
+    public string MaskedImageModelingLogits(string sequence) =>
+        Linear(Patches(LayerNorm(sequence, "layernorm"), "lm_head.patches"), "lm_head", _d, _c.VocabSize);
 
     /// <summary>Adds a [heads, T, T] bias initializer.</summary>
     public string BiasInitializer(string name, float[] bias) => _g.Float(name, bias, _c.NumAttentionHeads, _tokens, _tokens);
