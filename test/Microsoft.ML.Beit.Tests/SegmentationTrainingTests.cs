@@ -83,6 +83,38 @@ public sealed class SegmentationTrainingTests
     }
 
     [TestMethod]
+    public void ALastBatchOfOneImageLeavesBatchNormFiniteAndBadOptionsAreNamed()
+    {
+        string root = TinyModels.TempDirectory();
+        try
+        {
+            var set = Canvases(root, training: 17, validation: 4);   // 17 = 2 x 8 + 1: the last batch would hold one image
+            var ml = new MLContext(seed: 1);
+            var options = TinyOptions(set.ClassNames, epochs: 1);
+            options.BatchSize = 8;
+            using var model = ml.SemanticSegmentation().Trainers.Beit(options).Fit(Load(ml, root, "training"));
+            bool finite = model.Engine.Model.named_buffers().All(b => !b.buffer.is_floating_point() || b.buffer.isfinite().all().item<bool>());
+            var metrics = ml.SemanticSegmentation().Evaluate(model.Transform(Load(ml, root, "validation")));
+            Console.WriteLine($"17 images in batches of 8: BatchNorm statistics finite {finite}; validation mIoU {metrics.MeanIoU:F3}");
+            Assert.IsTrue(finite);
+            Assert.IsFalse(double.IsNaN(metrics.MeanIoU));
+
+            options.BatchSize = 1;
+            var small = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.SemanticSegmentation().Trainers.Beit(options));
+            StringAssert.Contains(small.Message, "at least 2");
+            options.BatchSize = 8;
+            options.IgnoreIndex = 2;
+            var ignore = Assert.ThrowsExactly<ArgumentException>(() => ml.SemanticSegmentation().Trainers.Beit(options).Fit(Load(ml, root, "training")));
+            Console.WriteLine(ignore.Message);
+            StringAssert.Contains(ignore.Message, "IgnoreIndex 2");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [TestMethod]
     public void LabelMapsOfTheWrongSizeOrWithUnknownClassesAreNamed()
     {
         string root = TinyModels.TempDirectory();
@@ -113,6 +145,15 @@ public sealed class SegmentationTrainingTests
             Console.WriteLine(classError.Message);
             StringAssert.Contains(classError.Message, "label 9");
 
+            // A 16-bit label map: decoded as 8 bits, its ids would silently change.
+            string deep = Path.Combine(root, "deep.png");
+            File.WriteAllBytes(deep, Sixteen32x32());
+            var deepRows = rows.Select(r => new Row { Image = r.Image, Label = deep }).ToList();
+            var deepError = Assert.Throws<Exception>(() =>
+                ml.SemanticSegmentation().Trainers.Beit(TinyOptions(set.ClassNames, epochs: 1)).Fit(ml.Data.LoadFromEnumerable(deepRows)).Dispose());
+            Console.WriteLine(deepError.Message);
+            StringAssert.Contains(deepError.Message, "16-bit");
+
             // A missing label column.
             var options = TinyOptions(set.ClassNames, epochs: 1);
             options.LabelColumnName = "Mask";
@@ -125,5 +166,14 @@ public sealed class SegmentationTrainingTests
         {
             Directory.Delete(root, recursive: true);
         }
+    }
+
+    // A 32x32 16-bit grayscale PNG (all zeros), made byte by byte.
+    static byte[] Sixteen32x32()
+    {
+        using var image = SkiaSharp.SKImage.FromPixelCopy(new SkiaSharp.SKImageInfo(32, 32, SkiaSharp.SKColorType.Gray8, SkiaSharp.SKAlphaType.Opaque), new byte[32 * 32], 32);
+        var png = image.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100).ToArray();
+        png[24] = 16;   // the IHDR bit depth: what the decoder sees first, and what the label-map reader must refuse
+        return png;
     }
 }

@@ -329,8 +329,8 @@ public sealed class BeitCheckpoint : IDisposable
         foreach (var (key, tensor) in weights)
         {
             if (!tensor.is_floating_point()) continue;
-            using var finite = tensor.isfinite().all();
-            if (!finite.item<bool>())
+            using var scope = NewDisposeScope();
+            if (!tensor.isfinite().all().item<bool>())
                 throw new InvalidDataException($"{source}: weight '{key}' holds NaN or infinite values; the checkpoint is corrupt or was saved from a diverged run.");
         }
     }

@@ -83,11 +83,14 @@ public sealed class BeitPretrainEstimator : IEstimator<BeitFeaturizerTransformer
                     var mask = masking.Next(random);
                     for (int p = 0; p < patches; p++) masks[i * patches + p] = mask[p] ? 1 : 0;
                 }
-                var inputs = tensor(pixels, [count, 3, size, size], device: device);
-                using var scope = NewDisposeScope();
-                var maskTensor = tensor(masks, [count, patches], device: device);
-                var tokens = tokenizer.Tokenize(tensor(tokenView, [count, 3, tokenizer.InputSize, tokenizer.InputSize], device: device)).to(ScalarType.Int64);
-                return new TrainingBatch(inputs, stack([maskTensor, tokens], 1).MoveToOuterDisposeScope(), count);
+                Tensor targets;
+                using (NewDisposeScope())
+                {
+                    var maskTensor = tensor(masks, [count, patches], device: device);
+                    var tokens = tokenizer.Tokenize(tensor(tokenView, [count, 3, tokenizer.InputSize, tokenizer.InputSize], device: device)).to(ScalarType.Int64);
+                    targets = stack([maskTensor, tokens], 1).MoveToOuterDisposeScope();
+                }
+                return new TrainingBatch(tensor(pixels, [count, 3, size, size], device: device), targets, count);
             }
 
             IEnumerable<TrainingBatch> Batches(int epoch, int skip)

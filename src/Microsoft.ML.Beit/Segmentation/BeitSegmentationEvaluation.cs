@@ -34,7 +34,7 @@ internal static class BeitSegmentationEvaluation
             throw new ArgumentOutOfRangeException(nameof(predictedMaskColumnName), $"Predicted-mask column '{predictedMaskColumnName}' is {mask.Type}, not a vector of UInt32 class ids.");
         var confusion = new SegmentationConfusion(classNames.Count, ignoreIndex, reduceLabels);
         using var cursor = scored.GetRowCursor([label, mask]);
-        var readLabels = ImageColumn.Reader(cursor, label);
+        var readLabels = LabelMapColumn.Reader(cursor, label);
         var getMask = cursor.GetGetter<VBuffer<uint>>(mask);
         VBuffer<uint> predicted = default;
         long row = 0;
@@ -42,13 +42,12 @@ internal static class BeitSegmentationEvaluation
         {
             string where = $"row {row++} (columns '{labelColumnName}', '{predictedMaskColumnName}')";
             getMask(ref predicted);
-            var labelMap = readLabels(where);
+            var (labels, width, height) = readLabels(where);
             var values = predicted.DenseValues().Select(v => (int)v).ToArray();
             if (values.Length == 0) throw new InvalidOperationException($"{where}: there is no predicted mask (the image could not be read).");
-            if (values.Length != labelMap.Width * labelMap.Height)
-                throw new InvalidDataException($"{where}: the label map is {labelMap.Width}x{labelMap.Height} ({labelMap.Width * labelMap.Height} pixels) " +
+            if (values.Length != width * height)
+                throw new InvalidDataException($"{where}: the label map is {width}x{height} ({width * height} pixels) " +
                     $"but the predicted mask has {values.Length} pixels; label maps must be the size of their images.");
-            var labels = SegmentedImage.LabelsFrom(labelMap, labelMap, where);
             confusion.Add(values, labels.Select(l => (int)l).ToArray(), where);
         }
         return confusion.ToMetrics(classNames);

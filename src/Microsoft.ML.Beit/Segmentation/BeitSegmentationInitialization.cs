@@ -130,8 +130,8 @@ internal static class BeitSegmentationInitialization
             else if (key.EndsWith("relative_position_bias_table", StringComparison.Ordinal) && source.TryGetValue(SharedTable, out var shared)
                      && shared.shape.SequenceEqual(target.shape))
                 target.copy_(shared);
-            else if (!key.StartsWith("beit.pooler.", StringComparison.Ordinal))
-                missing.Add(key);
+            else if (!key.StartsWith("beit.pooler.", StringComparison.Ordinal) && !key.StartsWith("beit.layernorm.", StringComparison.Ordinal))
+                missing.Add(key);   // the final LayerNorm and the pooler are not used by segmentation
         }
         if (missing.Count > 0)
             throw new BeitCheckpointMismatchException(checkpoint.Source, missing, [], []);

@@ -94,6 +94,8 @@ public sealed class BeitSegmentationOptions : BeitTrainingOptions
         if (Model is null) throw new ArgumentNullException(nameof(Model), "BeitSegmentationOptions.Model is required: a checkpoint, a preset or a config.");
         if (ClassNames is { Count: < 2 }) throw new ArgumentException($"ClassNames lists {ClassNames.Count} class(es); segmentation needs at least 2.", nameof(ClassNames));
         if (ClassNames is { Count: > 255 }) throw new ArgumentException($"ClassNames lists {ClassNames.Count} classes; 8-bit label maps hold at most 255 classes besides the ignore value.", nameof(ClassNames));
+        if (BatchSize < 2)
+            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 2: the BatchNorm layers of the necks and heads need two images to compute batch statistics.");
         if (IgnoreIndex is < 0 or > 255) throw new ArgumentOutOfRangeException(nameof(IgnoreIndex), IgnoreIndex, "IgnoreIndex must be a label-map value, 0 to 255.");
         if (CropSize is <= 0) throw new ArgumentOutOfRangeException(nameof(CropSize), CropSize, "CropSize must be positive.");
         if (ScaleRange.Min <= 0 || ScaleRange.Max < ScaleRange.Min)

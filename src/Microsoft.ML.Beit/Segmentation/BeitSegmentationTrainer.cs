@@ -51,8 +51,12 @@ public sealed class BeitSegmentationTrainer : IEstimator<BeitSemanticSegmentatio
             byte[] padColor = [.. preprocessor.ImageMean.Select(m => (byte)Math.Clamp(Math.Round(m * 255), 0, 255))];
             var augmentation = new SegmentationAugmentation(crop, o.Augment ? o.ScaleRange : (1, 1), o.Augment ? o.HorizontalFlip : 0,
                 preprocessor.Resample, (byte)o.IgnoreIndex, padColor);
+            if (o.IgnoreIndex < classes)
+                throw new ArgumentException($"IgnoreIndex {o.IgnoreIndex} is one of the {classes} class ids (0..{classes - 1}); the loss would ignore that class. Use a value >= {classes} (255 by default).");
             int rows = DataViewRows.Count(input);
-            if (rows == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
+            if (rows < 2) throw new ArgumentException($"The training data has {rows} row(s); BatchNorm needs at least 2 images per batch.", nameof(input));
+            // A last batch of one image would give BatchNorm a variance of 0/0 (LibTorch does not refuse it): it is left out.
+            int batchesPerEpoch = rows / o.BatchSize + (rows % o.BatchSize >= 2 ? 1 : 0);
             bool paths = input.Schema[o.ImageColumnName].Type is TextDataViewType;
             int shufflePool = paths ? Math.Max(rows, 1000) : Math.Max(1000, 4 * o.BatchSize);
 
@@ -62,6 +66,7 @@ public sealed class BeitSegmentationTrainer : IEstimator<BeitSemanticSegmentatio
                 var shuffled = new MLContext(epochSeed).Data.ShuffleRows(input, epochSeed, shufflePoolSize: shufflePool);
                 foreach (var (samples, firstRow) in reader.Batches(shuffled, o.BatchSize, skip))
                 {
+                    if (samples.Count < 2) yield break;
                     int plane = crop * crop;
                     var pixels = new float[samples.Count * 3 * plane];
                     var targets = new long[samples.Count * plane];
@@ -81,7 +86,7 @@ public sealed class BeitSegmentationTrainer : IEstimator<BeitSemanticSegmentatio
             loop.Run(new TrainingTask
             {
                 EpochBatches = Batches,
-                BatchesPerEpoch = (rows + o.BatchSize - 1) / o.BatchSize,
+                BatchesPerEpoch = batchesPerEpoch,
                 // The loop's dispose scope owns the outputs.
                 Loss = batch => model.Loss(model.forward(batch.Inputs, withAuxiliary: true), batch.Targets, o.LabelSmoothing).Total,
                 Validate = o.ValidationSet is null ? null : () =>

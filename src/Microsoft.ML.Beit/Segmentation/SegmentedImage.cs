@@ -8,14 +8,9 @@ internal sealed record SegmentedImage(RgbImage Image, byte[] Labels)
     /// <summary>Where the sample came from, for error messages.</summary>
     public string Source { get; init; } = "a sample";
 
-    /// <summary>
-    /// Reads a label map decoded as RGB: every pixel must be gray (class ids as gray values) and the map the image's size.
-    /// </summary>
-    public static byte[] LabelsFrom(RgbImage labelMap, RgbImage image, string where)
+    /// <summary>The gray values of a label map decoded as RGB; a colored pixel is an error naming <paramref name="where"/>.</summary>
+    public static byte[] GrayValues(RgbImage labelMap, string where)
     {
-        if (labelMap.Width != image.Width || labelMap.Height != image.Height)
-            throw new InvalidDataException(
-                $"{where}: the label map is {labelMap.Width}x{labelMap.Height} but the image is {image.Width}x{image.Height}; they must be the same size.");
         var labels = new byte[labelMap.Width * labelMap.Height];
         var rgb = labelMap.Pixels;
         for (int p = 0; p < labels.Length; p++)
@@ -28,6 +23,14 @@ internal sealed record SegmentedImage(RgbImage Image, byte[] Labels)
             labels[p] = r;
         }
         return labels;
+    }
+
+    /// <summary>Checks that a label map is its image's size; the error names <paramref name="where"/> and both sizes.</summary>
+    public static void CheckSize(int width, int height, RgbImage image, string where)
+    {
+        if (width != image.Width || height != image.Height)
+            throw new InvalidDataException(
+                $"{where}: the label map is {width}x{height} but the image is {image.Width}x{image.Height}; they must be the same size.");
     }
 
     /// <summary>

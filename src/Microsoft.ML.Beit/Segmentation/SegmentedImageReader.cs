@@ -41,7 +41,7 @@ internal sealed class SegmentedImageReader(string imageColumn, string labelColum
         var label = data.Schema[labelColumn];
         using var cursor = data.GetRowCursor([image, label]);
         var readImage = ImageColumn.Reader(cursor, image);
-        var readLabels = ImageColumn.Reader(cursor, label);
+        var readLabels = LabelMapColumn.Reader(cursor, label);
         // Paths name a sample better than a row number (training reads the rows shuffled).
         var imagePath = PathGetter(cursor, image);
         var labelPath = PathGetter(cursor, label);
@@ -56,7 +56,9 @@ internal sealed class SegmentedImageReader(string imageColumn, string labelColum
             try
             {
                 var picture = readImage(where);
-                samples.Add(new SegmentedImage(picture, SegmentedImage.LabelsFrom(readLabels(where + ", label map"), picture, where)) { Source = where });
+                var (labels, width, height) = readLabels(where + ", label map");
+                SegmentedImage.CheckSize(width, height, picture, where);
+                samples.Add(new SegmentedImage(picture, labels) { Source = where });
             }
             catch (Exception e) when (e is not OutOfMemoryException and not OperationCanceledException)
             {

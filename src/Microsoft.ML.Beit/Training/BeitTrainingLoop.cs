@@ -140,7 +140,14 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
                     optimizer.Step(lr);
                 }
                 else
+                {
+                    // The forward pass already updated BatchNorm running statistics; skipping the step cannot undo that.
+                    if (!BuffersFinite())
+                        throw new InvalidOperationException(
+                            $"The training loss became {meanLoss} at step {step + 1} (epoch {epoch + 1}) and it made the model's BatchNorm statistics " +
+                            "non-finite, so the step cannot be skipped; lower the learning rate or enable ClipGradient, and resume from the last checkpoint.");
                     channel.Warning($"step {step + 1} (epoch {epoch + 1}): the loss is {meanLoss}; the step was skipped");
+                }
                 model.zero_grad();
                 step++;
                 stepLoss = 0;
@@ -181,6 +188,12 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
         }
 
         RestoreBest(best, state);
+    }
+
+    bool BuffersFinite()
+    {
+        using var scope = NewDisposeScope();
+        return model.named_buffers().All(b => !b.buffer.is_floating_point() || b.buffer.isfinite().all().item<bool>());
     }
 
     void RestoreBest(Dictionary<string, Tensor>? best, LoopState state)
@@ -224,10 +237,17 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
             {
                 // Leave the partial folder; it is never read (only 'latest' names checkpoints).
             }
-            string latest = Path.Combine(root, "latest");
-            channel.Warning($"could not write checkpoint {name} in {root}: {e.Message.TrimEnd('.')}. " +
-                (File.Exists(latest) ? $"The previous checkpoint, {File.ReadAllText(latest).Trim()}, is intact." : "No earlier checkpoint exists.") +
-                " Training goes on.");
+            string previous;
+            try
+            {
+                string latest = Path.Combine(root, "latest");
+                previous = File.Exists(latest) ? $"The previous checkpoint, {File.ReadAllText(latest).Trim()}, is intact." : "No earlier checkpoint exists.";
+            }
+            catch (Exception again) when (again is IOException or UnauthorizedAccessException)
+            {
+                previous = "The folder cannot be read either; earlier checkpoints were not touched.";
+            }
+            channel.Warning($"could not write checkpoint {name} in {root}: {e.Message.TrimEnd('.')}. {previous} Training goes on.");
         }
     }
 
