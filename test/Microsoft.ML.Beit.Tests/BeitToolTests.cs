@@ -107,6 +107,10 @@ public sealed class BenchToolTests
         Assert.AreEqual(0, code, error);
         StringAssert.Contains(output, "GFLOP/s (2048^3 matrix products)");
         Assert.AreEqual(2, output.Split('\n').Count(l => l.TrimStart().StartsWith("1 ", StringComparison.Ordinal) || l.TrimStart().StartsWith("4 ", StringComparison.Ordinal)));
+        (code, output, error) = BeitToolTests.Beit("bench", "--size", "tiny", "--batch", "4", "--iterations", "1", "--pipeline-images", "12");
+        Console.WriteLine(output);
+        Assert.AreEqual(0, code, error);
+        StringAssert.Contains(output, "featurize pipeline from 12 JPEG files");
         (code, output, error) = BeitToolTests.Beit("bench", "--size", "tiny", "--batch", "2", "--iterations", "1", "--train");
         Console.WriteLine(output);
         Assert.AreEqual(0, code, error);
