@@ -1,45 +1,14 @@
-using TorchSharp.Modules;
-using static TorchSharp.torch;
-
 namespace Microsoft.ML.Beit.Modeling;
 
 /// <summary>
-/// DALL-E's <c>EncoderBlock</c>: <c>id_path(x) + post_gain * res_path(x)</c>, where the identity path is a 1x1
-/// convolution only when the width changes, and the residual path is pre-activation: ReLU, 3x3 to a quarter of the
+/// DALL-E's <c>EncoderBlock</c> (see <see cref="DalleResidualBlock"/>): the residual path is ReLU, 3x3 to a quarter of the
 /// width, ReLU, 3x3, ReLU, 3x3, ReLU, 1x1 back to the full width.
 /// </summary>
-public sealed class DalleEncoderBlock : nn.Module<Tensor, Tensor>
+public sealed class DalleEncoderBlock : DalleResidualBlock
 {
-#pragma warning disable IDE1006 // Field names are the checkpoint's key segments.
-    /// <summary>The 1x1 projection when the width changes; null (identity, no weights) when it does not.</summary>
-    public readonly DalleConv2d? id_path;
-    /// <summary>relu_1, conv_1 (3x3), relu_2, conv_2 (3x3), relu_3, conv_3 (3x3), relu_4, conv_4 (1x1).</summary>
-    public readonly Sequential res_path;
-#pragma warning restore IDE1006
-
-    readonly double _postGain;
-
     /// <summary>A block from <paramref name="inChannels"/> to <paramref name="outChannels"/> whose residual is scaled by <paramref name="postGain"/>.</summary>
-    public DalleEncoderBlock(int inChannels, int outChannels, double postGain) : base(nameof(DalleEncoderBlock))
+    public DalleEncoderBlock(int inChannels, int outChannels, double postGain)
+        : base(nameof(DalleEncoderBlock), inChannels, outChannels, postGain, firstKernel: 3, lastKernel: 1)
     {
-        if (outChannels % 4 != 0)
-            throw new ArgumentException($"A DALL-E block's width must be a multiple of 4 (its bottleneck is a quarter of it); got {outChannels}.", nameof(outChannels));
-        int hidden = outChannels / 4;
-        if (inChannels != outChannels) id_path = new DalleConv2d(inChannels, outChannels, 1);
-        res_path = nn.Sequential(
-            ("relu_1", nn.ReLU()), ("conv_1", new DalleConv2d(inChannels, hidden, 3)),
-            ("relu_2", nn.ReLU()), ("conv_2", new DalleConv2d(hidden, hidden, 3)),
-            ("relu_3", nn.ReLU()), ("conv_3", new DalleConv2d(hidden, hidden, 3)),
-            ("relu_4", nn.ReLU()), ("conv_4", new DalleConv2d(hidden, outChannels, 1)));
-        _postGain = postGain;
-        RegisterComponents();
-    }
-
-    /// <inheritdoc/>
-    public override Tensor forward(Tensor input)
-    {
-        using var scope = NewDisposeScope();
-        var identity = id_path is null ? input : id_path.forward(input);
-        return ScalarOps.Blend(res_path.forward(input), _postGain, identity, 1.0).MoveToOuterDisposeScope();
     }
 }

@@ -1,45 +1,14 @@
-using TorchSharp.Modules;
-using static TorchSharp.torch;
-
 namespace Microsoft.ML.Beit.Modeling;
 
 /// <summary>
-/// A decoder block shaped like DALL-E's <c>DecoderBlock</c>: <c>id_path(x) + post_gain * res_path(x)</c> with a 1x1
-/// identity projection only when the width changes, and a pre-activation residual path ReLU, 1x1 to a quarter of the
-/// width, ReLU, 3x3, ReLU, 3x3, ReLU, 3x3 back to the full width.
+/// A decoder block shaped like DALL-E's <c>DecoderBlock</c> (see <see cref="DalleResidualBlock"/>): the residual path is
+/// ReLU, 1x1 to a quarter of the width, ReLU, 3x3, ReLU, 3x3, ReLU, 3x3 back to the full width.
 /// </summary>
-public sealed class DiscreteVaeDecoderBlock : nn.Module<Tensor, Tensor>
+public sealed class DiscreteVaeDecoderBlock : DalleResidualBlock
 {
-#pragma warning disable IDE1006 // Field names follow DALL-E's decoder keys.
-    /// <summary>The 1x1 projection when the width changes; null (identity) when it does not.</summary>
-    public readonly DalleConv2d? id_path;
-    /// <summary>relu_1, conv_1 (1x1), relu_2, conv_2 (3x3), relu_3, conv_3 (3x3), relu_4, conv_4 (3x3).</summary>
-    public readonly Sequential res_path;
-#pragma warning restore IDE1006
-
-    readonly double _postGain;
-
     /// <summary>A block from <paramref name="inChannels"/> to <paramref name="outChannels"/> whose residual is scaled by <paramref name="postGain"/>.</summary>
-    public DiscreteVaeDecoderBlock(int inChannels, int outChannels, double postGain) : base(nameof(DiscreteVaeDecoderBlock))
+    public DiscreteVaeDecoderBlock(int inChannels, int outChannels, double postGain)
+        : base(nameof(DiscreteVaeDecoderBlock), inChannels, outChannels, postGain, firstKernel: 1, lastKernel: 3)
     {
-        if (outChannels % 4 != 0)
-            throw new ArgumentException($"A decoder block's width must be a multiple of 4 (its bottleneck is a quarter of it); got {outChannels}.", nameof(outChannels));
-        int hidden = outChannels / 4;
-        if (inChannels != outChannels) id_path = new DalleConv2d(inChannels, outChannels, 1);
-        res_path = nn.Sequential(
-            ("relu_1", nn.ReLU()), ("conv_1", new DalleConv2d(inChannels, hidden, 1)),
-            ("relu_2", nn.ReLU()), ("conv_2", new DalleConv2d(hidden, hidden, 3)),
-            ("relu_3", nn.ReLU()), ("conv_3", new DalleConv2d(hidden, hidden, 3)),
-            ("relu_4", nn.ReLU()), ("conv_4", new DalleConv2d(hidden, outChannels, 3)));
-        _postGain = postGain;
-        RegisterComponents();
-    }
-
-    /// <inheritdoc/>
-    public override Tensor forward(Tensor input)
-    {
-        using var scope = NewDisposeScope();
-        var identity = id_path is null ? input : id_path.forward(input);
-        return ScalarOps.Blend(res_path.forward(input), _postGain, identity, 1.0).MoveToOuterDisposeScope();
     }
 }
