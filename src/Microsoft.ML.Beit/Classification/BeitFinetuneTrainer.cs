@@ -43,7 +43,7 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
                     $"but the training data's are [{string.Join(", ", labels)}]; map both with the same MapValueToKey transformer.");
         }
         // A resumed run reuses the interrupted run's seed, so that its data order and augmentations repeat.
-        int seed = o.Seed ?? (o.ResumeFrom is { } resume ? BeitTrainingLoop.ResumedSeed(resume) : null) ?? _host.Rand.Next();
+        int seed = o.ResolveSeed(_host);
         if (o.Threads is int threads) set_num_threads(threads);
         using var channel = _host.Start("BeitFinetune");
 
@@ -63,9 +63,8 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
             int rows = DataViewRows.Count(input);
             if (rows == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
             int imageSize = model.Config.ImageSize;
-            // Paths are cheap to hold, so data given as paths is shuffled whole; decoded or encoded images through a pool.
             bool paths = input.Schema[o.ImageColumnName].Type is TextDataViewType;
-            int shufflePool = paths ? Math.Max(rows, 1000) : Math.Max(1000, 4 * o.BatchSize);
+            int shufflePool = DataViewRows.ShufflePool(input, o.ImageColumnName, rows, o.BatchSize);
             if (!paths && rows > shufflePool && !input.CanShuffle)
                 channel.Warning($"Shuffling through a pool of {shufflePool} rows: if the data is sorted (for example by class), shuffle it first.");
             var augmentation = new ImageAugmentation(o.MinCropScale, 1.0, o.HorizontalFlip,

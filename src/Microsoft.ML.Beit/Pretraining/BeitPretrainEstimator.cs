@@ -39,7 +39,7 @@ public sealed class BeitPretrainEstimator : IEstimator<BeitFeaturizerTransformer
         var tokenizer = o.Tokenizer!;
         ImageColumn.Find(input.Schema, o.ImageColumnName);
         if (o.ValidationSet is not null) ImageColumn.Find(o.ValidationSet.Schema, o.ImageColumnName);
-        int seed = o.Seed ?? (o.ResumeFrom is { } resume ? BeitTrainingLoop.ResumedSeed(resume) : null) ?? _host.Rand.Next();
+        int seed = o.ResolveSeed(_host);
         if (o.Threads is int threads) set_num_threads(threads);
         using var channel = _host.Start("BeitPretrain");
 
@@ -63,8 +63,7 @@ public sealed class BeitPretrainEstimator : IEstimator<BeitFeaturizerTransformer
             var reader = new UnlabeledImageReader(o.ImageColumnName, "training data");
             int rows = DataViewRows.Count(input);
             if (rows == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
-            bool paths = input.Schema[o.ImageColumnName].Type is TextDataViewType;
-            int shufflePool = paths ? Math.Max(rows, 1000) : Math.Max(1000, 4 * o.BatchSize);
+            int shufflePool = DataViewRows.ShufflePool(input, o.ImageColumnName, rows, o.BatchSize);
             channel.Info($"masking {masked} of {patches} patches per image (blocks of at least {Math.Min(minBlock, masked)})");
 
             // A batch's inputs are the patch view; its targets pack the masks and the tokens: [B, 2, N] int64.

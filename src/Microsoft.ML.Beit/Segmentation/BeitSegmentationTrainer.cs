@@ -36,7 +36,7 @@ public sealed class BeitSegmentationTrainer : IEstimator<BeitSemanticSegmentatio
         var validationReader = new SegmentedImageReader(o.ImageColumnName, o.LabelColumnName, "validation set");
         reader.CheckSchema(input.Schema);
         if (o.ValidationSet is not null) validationReader.CheckSchema(o.ValidationSet.Schema);
-        int seed = o.Seed ?? (o.ResumeFrom is { } resume ? BeitTrainingLoop.ResumedSeed(resume) : null) ?? _host.Rand.Next();
+        int seed = o.ResolveSeed(_host);
         if (o.Threads is int threads) set_num_threads(threads);
         using var channel = _host.Start("BeitSegmentation");
 
@@ -57,8 +57,7 @@ public sealed class BeitSegmentationTrainer : IEstimator<BeitSemanticSegmentatio
             if (rows < 2) throw new ArgumentException($"The training data has {rows} row(s); BatchNorm needs at least 2 images per batch.", nameof(input));
             // A last batch of one image would give BatchNorm a variance of 0/0 (LibTorch does not refuse it): it is left out.
             int batchesPerEpoch = rows / o.BatchSize + (rows % o.BatchSize >= 2 ? 1 : 0);
-            bool paths = input.Schema[o.ImageColumnName].Type is TextDataViewType;
-            int shufflePool = paths ? Math.Max(rows, 1000) : Math.Max(1000, 4 * o.BatchSize);
+            int shufflePool = DataViewRows.ShufflePool(input, o.ImageColumnName, rows, o.BatchSize);
 
             IEnumerable<TrainingBatch> Batches(int epoch, int skip)
             {

@@ -91,6 +91,10 @@ public abstract class BeitTrainingOptions
         return step => cosine[step];
     }
 
+    /// <summary>The run's seed: the option, else the interrupted run's (so a resume repeats its draws), else one from the MLContext.</summary>
+    internal int ResolveSeed(Runtime.IHost host) =>
+        Seed ?? (ResumeFrom is { } resume ? Training.BeitTrainingLoop.ResumedSeed(resume) : null) ?? host.Rand.Next();
+
     internal virtual void Validate()
     {
         void Require(bool ok, string name, object value, string rule)

@@ -12,4 +12,11 @@ internal static class DataViewRows
         while (cursor.MoveNext()) rows++;
         return rows;
     }
+
+    /// <summary>
+    /// Rows shuffled together each epoch: data given as paths is cheap to hold, so it is shuffled whole; decoded or encoded
+    /// images go through a pool of at least 1,000 rows (4 batches when that is more).
+    /// </summary>
+    public static int ShufflePool(IDataView input, string imageColumn, int rows, int batchSize) =>
+        input.Schema[imageColumn].Type is Data.TextDataViewType ? Math.Max(rows, 1000) : Math.Max(1000, 4 * batchSize);
 }
