@@ -2,6 +2,7 @@ using System.CommandLine;
 using Microsoft.ML;
 using Microsoft.ML.Beit;
 using Microsoft.ML.Beit.Onnx;
+using Microsoft.ML.Beit.Scoring;
 using Onnx;
 
 namespace Beit.Trainer;
@@ -69,18 +70,20 @@ internal static class ExportOnnxCommand
         {
             var beit = transformers.LastOrDefault(t => t is BeitImageClassificationTransformer or BeitFeaturizerTransformer or BeitSemanticSegmentationTransformer)
                 ?? throw new InvalidDataException($"{path} holds no BEiT classifier, featurizer or segmenter; it was not written by this library.");
+            if (beit is BeitImageTransformer { OnnxModelBytes: { } stored })
+                return ModelProto.Parser.ParseFrom(stored);   // already converted (Backend = Onnx): the graph it scores with
             if (beit is BeitImageClassificationTransformer classifier)
             {
                 options.Preprocessor = classifier.Engine.Processor.Config;
-                return BeitOnnxExporter.Build(classifier.Engine.Model, options);
+                return BeitOnnxExporter.Build(classifier.TorchEngine.Model, options);
             }
             if (beit is BeitSemanticSegmentationTransformer segmenter)
             {
                 options.Preprocessor = segmenter.Engine.Processor.Config;
-                return BeitOnnxExporter.Build(segmenter.Engine.Model, options);
+                return BeitOnnxExporter.Build(segmenter.TorchEngine.Model, options);
             }
             var featurizer = (BeitFeaturizerTransformer)beit;
-            var engine = featurizer.Engine;
+            var engine = featurizer.TorchEngine;
             int layers = engine.Config.NumHiddenLayers;
             if (engine.LayerOption != -1 && engine.LayerOption != layers)
                 throw new NotSupportedException(

@@ -1,3 +1,4 @@
+using Microsoft.ML.Beit.Scoring;
 using Microsoft.ML.Runtime;
 
 namespace Microsoft.ML.Beit;
@@ -77,5 +78,28 @@ public static class BeitCatalog
     {
         ArgumentNullException.ThrowIfNull(catalog);
         return new BeitPretrainEstimator(Data.CatalogUtils.GetEnvironment(catalog), options);
+    }
+
+    /// <summary>
+    /// Returns <paramref name="model"/> with every BEiT transformer in it (the model itself, or the steps of a transformer chain)
+    /// replaced by a copy that scores through ONNX Runtime (<see cref="BeitImageTransformer.ToOnnxBackend"/>); other transformers
+    /// are kept as they are. Save the result with <c>mlContext.Model.Save</c>: loading and scoring that zip need no LibTorch.
+    /// The BEiT transformers of <paramref name="model"/> keep their TorchSharp models; dispose them when done.
+    /// </summary>
+    /// <param name="catalog">ML.NET's model operations (<c>mlContext.Model</c>).</param>
+    /// <param name="model">A fitted model or pipeline.</param>
+    /// <param name="device"><c>cpu</c>, <c>cuda</c>/<c>cuda:N</c> (needs Microsoft.ML.OnnxRuntime.Gpu in the application) or <c>auto</c>.</param>
+    /// <param name="threads">ONNX Runtime intra-op threads; null for its default.</param>
+    /// <exception cref="ArgumentException">The model holds no BEiT transformer.</exception>
+    /// <exception cref="NotSupportedException">A BEiT transformer has no ONNX export (for example a featurizer of an intermediate layer).</exception>
+    public static ITransformer ToOnnxBackend(this ModelOperationsCatalog catalog, ITransformer model, string device = "auto", int? threads = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(model);
+        if (model is BeitImageTransformer beit) return beit.Backend == BeitBackend.Onnx ? beit : beit.ToOnnxBackend(device, threads);
+        if (model is not IEnumerable<ITransformer> steps || !steps.Any(t => t is BeitImageTransformer))
+            throw new ArgumentException("The model holds no BEiT transformer to move to ONNX Runtime.", nameof(model));
+        var converted = steps.Select(t => t is BeitImageTransformer { Backend: BeitBackend.TorchSharp } b ? b.ToOnnxBackend(device, threads) : t).ToArray();
+        return MLNetInternals.WithSteps(steps, converted);
     }
 }

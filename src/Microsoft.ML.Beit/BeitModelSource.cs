@@ -1,3 +1,4 @@
+using Microsoft.ML.Beit.Scoring;
 using Microsoft.ML.Beit.Checkpoints;
 using Microsoft.ML.Beit.Modeling;
 using Microsoft.ML.Beit.Preprocessing;
@@ -78,8 +79,12 @@ public sealed class BeitModelSource
             var transformers = model is IEnumerable<ITransformer> chain ? chain.ToList() : [model];
             var classifier = transformers.OfType<BeitImageClassificationTransformer>().LastOrDefault();
             var featurizer = transformers.OfType<BeitFeaturizerTransformer>().LastOrDefault();
-            TorchSharp.torch.nn.Module module = classifier?.Engine.Model ?? featurizer?.Engine.Model
+            BeitImageTransformer beit = (BeitImageTransformer?)classifier ?? featurizer
                 ?? throw new InvalidDataException($"{path} holds no BEiT classifier or featurizer; it was not written by this library.");
+            if (beit.Backend == BeitBackend.Onnx)
+                throw new InvalidDataException($"{path} scores through ONNX Runtime (Backend = Onnx) and holds the ONNX graph, not TorchSharp weights; " +
+                    "start from the model zip it was converted from.");
+            TorchSharp.torch.nn.Module module = classifier?.TorchEngine.Model ?? featurizer!.TorchEngine.Model;
             preprocessor = classifier?.Engine.Processor.Config ?? featurizer!.Preprocessor;
             var (config, architecture) = BeitCheckpoint.Describe(module);
             using var scope = TorchSharp.torch.NewDisposeScope();

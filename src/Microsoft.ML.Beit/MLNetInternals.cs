@@ -14,3 +14,18 @@ namespace System.Runtime.CompilerServices
         public string AssemblyName { get; } = assemblyName;
     }
 }
+
+namespace Microsoft.ML.Beit
+{
+    /// <summary>The internal ML.NET members used outside model-zip persistence, each wrapped once.</summary>
+    internal static class MLNetInternals
+    {
+        /// <summary>A transformer chain with the steps replaced and the chain's scopes (training, scoring) kept.</summary>
+        public static Data.TransformerChain<ITransformer> WithSteps(IEnumerable<ITransformer> chain, ITransformer[] steps)
+        {
+            if (chain is Data.ITransformerChainAccessor accessor && accessor.Scopes.Length == steps.Length)
+                return new Data.TransformerChain<ITransformer>(steps, accessor.Scopes);
+            return new Data.TransformerChain<ITransformer>(steps);
+        }
+    }
+}

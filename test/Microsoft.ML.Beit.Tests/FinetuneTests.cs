@@ -212,9 +212,9 @@ public sealed class FinetuneTests
 
             var config = model.ModelConfig;
             Assert.IsTrue(config.UseRelativePositionBias && !config.UseSharedRelativePositionBias, "fine-tuning gives every block its own table");
-            var blockTable = model.Engine.Model.beit.encoder.layer[2].attention.attention.relative_position_bias!.relative_position_bias_table;
+            var blockTable = model.TorchEngine.Model.beit.encoder.layer[2].attention.attention.relative_position_bias!.relative_position_bias_table;
             Assert.AreEqual(0.0, ReferenceData.MaxAbsDiff(blockTable.detach().cpu(), shared), "each block starts from the shared table");
-            Assert.IsNotNull(model.Engine.Model.beit.pooler, "mean pooling with a new LayerNorm");
+            Assert.IsNotNull(model.TorchEngine.Model.beit.pooler, "mean pooling with a new LayerNorm");
 
             // With a learning rate too small to change anything, validation accuracy never improves after epoch 1:
             // early stopping ends the run after epoch 1 + patience 2.

@@ -21,7 +21,7 @@ public sealed class OnnxTrainedModelTests
             using var classifier = ml.MulticlassClassification.Trainers.BeitFinetune(FinetuneTests.TinyRecipe(epochs: 2))
                 .Fit(keys.Transform(ml.Data.LoadFromEnumerable(rows)));
             using var pixels = randn([3, 3, 28, 28], generator: new Generator(5));
-            CompareExport("trained classifier", classifier.Engine.Model, pixels, (BeitForImageClassification m) => m.forward(pixels).Logits, "logits");
+            CompareExport("trained classifier", classifier.TorchEngine.Model, pixels, (BeitForImageClassification m) => m.forward(pixels).Logits, "logits");
 
             FashionMnistCanvases.Generate(new FashionMnistCanvasOptions
             {
@@ -36,7 +36,7 @@ public sealed class OnnxTrainedModelTests
             };
             using var segmenter = ml.SemanticSegmentation().Trainers.Beit(options).Fit(data);
             using var segPixels = randn([2, 3, 32, 32], generator: new Generator(6));
-            CompareExport("trained segmenter", segmenter.Engine.Model, segPixels, (BeitForSemanticSegmentation m) => m.forward(segPixels).Logits, "logits");
+            CompareExport("trained segmenter", segmenter.TorchEngine.Model, segPixels, (BeitForSemanticSegmentation m) => m.forward(segPixels).Logits, "logits");
         }
         finally
         {

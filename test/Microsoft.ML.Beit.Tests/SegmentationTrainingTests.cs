@@ -93,7 +93,7 @@ public sealed class SegmentationTrainingTests
             var options = TinyOptions(set.ClassNames, epochs: 1);
             options.BatchSize = 8;
             using var model = ml.SemanticSegmentation().Trainers.Beit(options).Fit(Load(ml, root, "training"));
-            bool finite = model.Engine.Model.named_buffers().All(b => !b.buffer.is_floating_point() || b.buffer.isfinite().all().item<bool>());
+            bool finite = model.TorchEngine.Model.named_buffers().All(b => !b.buffer.is_floating_point() || b.buffer.isfinite().all().item<bool>());
             var metrics = ml.SemanticSegmentation().Evaluate(model.Transform(Load(ml, root, "validation")));
             Console.WriteLine($"17 images in batches of 8: BatchNorm statistics finite {finite}; validation mIoU {metrics.MeanIoU:F3}");
             Assert.IsTrue(finite);

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Beit.Classification;
 
 /// <summary>A trained classifier without ML.NET: the model, its preprocessing and class names; images in, probabilities out.</summary>
-internal sealed class BeitClassifierEngine : IDisposable
+internal sealed class BeitClassifierEngine : IBeitClassifierEngine
 {
     readonly object _forwardGate = new();
 

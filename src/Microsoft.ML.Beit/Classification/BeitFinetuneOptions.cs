@@ -72,9 +72,17 @@ public sealed class BeitFinetuneOptions : BeitTrainingOptions
     /// <summary>What to do with unreadable images when scoring (training always stops on them, naming the row). Default Throw.</summary>
     public BeitInvalidImageHandling InvalidImage { get; set; } = BeitInvalidImageHandling.Throw;
 
+    /// <summary>
+    /// What the trained model scores with. <see cref="BeitBackend.Onnx"/> exports it after training and scores through ONNX
+    /// Runtime on <see cref="BeitTrainingOptions.Device"/> (its zip then loads without LibTorch, but cannot continue training).
+    /// Default <see cref="BeitBackend.TorchSharp"/>.
+    /// </summary>
+    public BeitBackend Backend { get; set; } = BeitBackend.TorchSharp;
+
     internal override void Validate()
     {
         base.Validate();
+        if (!Enum.IsDefined(Backend)) throw new ArgumentOutOfRangeException(nameof(Backend), Backend, "Unknown backend.");
         if (Model is null) throw new ArgumentException("BeitFinetuneOptions.Model is required: a checkpoint or BeitModelSource.FromPreset(\"tiny\"|\"base\"|\"large\").", nameof(Model));
         if (LabelSmoothing is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(LabelSmoothing), LabelSmoothing, "LabelSmoothing must be in [0, 1).");
         if (HeadInitScale <= 0) throw new ArgumentOutOfRangeException(nameof(HeadInitScale), HeadInitScale, "HeadInitScale must be positive.");

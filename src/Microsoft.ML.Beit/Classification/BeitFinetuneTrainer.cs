@@ -124,8 +124,10 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
                 Validate = o.ValidationSet is null ? null : () => Validate()!.Value,
             });
             var trained = new BeitClassifierEngine(model, preprocessor, o.Device);
-            return new BeitImageClassificationTransformer(_host, trained, o.ImageColumnName, o.ScoreColumnName, o.PredictedLabelColumnName,
+            var classifier = new BeitImageClassificationTransformer(_host, trained, o.ImageColumnName, o.ScoreColumnName, o.PredictedLabelColumnName,
                 o.BatchSize, o.InvalidImage);
+            if (o.Backend == BeitBackend.TorchSharp) return classifier;
+            using (classifier) return classifier.ToOnnxBackend(o.Device, o.Threads);
         }
         catch
         {

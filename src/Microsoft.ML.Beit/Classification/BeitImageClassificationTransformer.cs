@@ -3,6 +3,7 @@ using Microsoft.ML;
 using Microsoft.ML.Beit.Checkpoints;
 using Microsoft.ML.Beit.Classification;
 using Microsoft.ML.Beit.Modeling;
+using Microsoft.ML.Beit.Onnx;
 using Microsoft.ML.Beit.Preprocessing;
 using Microsoft.ML.Beit.Scoring;
 using Microsoft.ML.Data;
@@ -25,7 +26,7 @@ public sealed class BeitImageClassificationTransformer : BeitImageTransformer
 
     readonly IReadOnlyList<ScoredColumn> _outputColumns;
 
-    internal BeitImageClassificationTransformer(IHostEnvironment env, BeitClassifierEngine engine, string imageColumnName,
+    internal BeitImageClassificationTransformer(IHostEnvironment env, IBeitClassifierEngine engine, string imageColumnName,
         string scoreColumnName, string predictedLabelColumnName, int batchSize, BeitInvalidImageHandling invalidImage)
         : base(env, nameof(BeitImageClassificationTransformer), imageColumnName, batchSize, invalidImage)
     {
@@ -47,15 +48,24 @@ public sealed class BeitImageClassificationTransformer : BeitImageTransformer
     /// <summary>The model's architecture (with the class names in <c>id2label</c>).</summary>
     public BeitConfig ModelConfig => Engine.Config;
 
-    internal BeitClassifierEngine Engine { get; }
+    internal IBeitClassifierEngine Engine { get; }
+
+    /// <summary>The TorchSharp engine (its model for export, checkpoints and further training); not there with the ONNX Runtime backend.</summary>
+    internal BeitClassifierEngine TorchEngine => Engine as BeitClassifierEngine ?? throw NoTorchModel("This operation");
 
     private protected override int RowSize => Engine.Classes;
     private protected override IReadOnlyList<ScoredColumn> OutputColumns => _outputColumns;
     private protected override float[][] Score(IReadOnlyList<RgbImage> images) => Engine.Probabilities(images);
-    private protected override TorchSharp.torch.nn.Module Model => Engine.Model;
+    private protected override TorchSharp.torch.nn.Module? Model => (Engine as BeitClassifierEngine)?.Model;
+    private protected override BeitOnnxSession? OnnxSession => (Engine as OnnxClassifierEngine)?.Session;
+
+    /// <inheritdoc/>
+    public override BeitImageClassificationTransformer ToOnnxBackend(string device = "auto", int? threads = null) =>
+        new(Host, OnnxClassifierEngine.From(TorchEngine, device, threads), InputColumnName, ScoreColumnName, PredictedLabelColumnName, BatchSize, InvalidImage);
 
     /// <summary>Saves the model in the Hugging Face layout (config.json with id2label + model.safetensors).</summary>
-    public void SaveCheckpoint(string directory) => BeitCheckpoint.Save(Engine.Model, directory);
+    /// <exception cref="NotSupportedException">The transformer scores through ONNX Runtime and holds no TorchSharp model.</exception>
+    public void SaveCheckpoint(string directory) => BeitCheckpoint.Save(Model ?? throw NoTorchModel(nameof(SaveCheckpoint)), directory);
 
     /// <summary>Frees the model's native memory.</summary>
     public override void Dispose() => Engine.Dispose();
@@ -96,8 +106,8 @@ public sealed class BeitImageClassificationTransformer : BeitImageTransformer
 
     static VersionInfo GetVersionInfo() => new(
         modelSignature: "BEITCLSF",
-        verWrittenCur: 0x00010001,
-        verReadableCur: 0x00010001,
+        verWrittenCur: 0x00010002,   // 2: the backend setting and the ONNX entry
+        verReadableCur: 0x00010002,
         verWeCanReadBack: 0x00010001,
         loaderSignature: LoaderSignature,
         loaderAssemblyName: typeof(BeitImageClassificationTransformer).Assembly.FullName);
@@ -123,6 +133,20 @@ public sealed class BeitImageClassificationTransformer : BeitImageTransformer
     {
         var settings = LoadSettings(ctx, GetVersionInfo());
         var config = BeitConfig.FromJson(settings["config"]!.ToJsonString(), "the model zip's BEiT config");
+        var preprocessor = BeitPreprocessorConfig.FromJson(settings["preprocessor"]!.ToJsonString(), "the model zip's preprocessor config");
+        // The ONNX path never touches LibTorch: a deployed application needs ONNX Runtime only.
+        IBeitClassifierEngine engine = SavedBackend(settings) == BeitBackend.Onnx
+            ? new OnnxClassifierEngine(LoadOnnxSession(ctx, settings), config, preprocessor)
+            : LoadTorchEngine(ctx, config, preprocessor, settings["device"]!.GetValue<string>());
+        return new BeitImageClassificationTransformer(env, engine, settings["image_column"]!.GetValue<string>(),
+            settings["score_column"]!.GetValue<string>(), settings["predicted_label_column"]!.GetValue<string>(),
+            settings["batch_size"]!.GetValue<int>(), Enum.Parse<BeitInvalidImageHandling>(settings["invalid_image"]!.GetValue<string>()));
+    }
+
+    // Its own method, never inlined into Create, so that the ONNX path never compiles LibTorch calls.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    static BeitClassifierEngine LoadTorchEngine(ModelLoadContext ctx, BeitConfig config, BeitPreprocessorConfig preprocessor, string device)
+    {
         var model = new BeitForImageClassification(config);
         try
         {
@@ -135,26 +159,12 @@ public sealed class BeitImageClassificationTransformer : BeitImageTransformer
             {
                 foreach (var t in weights.Values) t.Dispose();
             }
+            return new BeitClassifierEngine(model, preprocessor, BeitDevice.Available(device));
         }
         catch
         {
             model.Dispose();
             throw;
         }
-        BeitClassifierEngine engine;
-        try
-        {
-            engine = new BeitClassifierEngine(model,
-                BeitPreprocessorConfig.FromJson(settings["preprocessor"]!.ToJsonString(), "the model zip's preprocessor config"),
-                BeitDevice.Available(settings["device"]!.GetValue<string>()));
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
-        return new BeitImageClassificationTransformer(env, engine, settings["image_column"]!.GetValue<string>(),
-            settings["score_column"]!.GetValue<string>(), settings["predicted_label_column"]!.GetValue<string>(),
-            settings["batch_size"]!.GetValue<int>(), Enum.Parse<BeitInvalidImageHandling>(settings["invalid_image"]!.GetValue<string>()));
     }
 }

@@ -11,7 +11,7 @@ namespace Microsoft.ML.Beit.Featurization;
 /// The featurizer without ML.NET: a loaded model, its preprocessing and the pooling choice. Turns a
 /// batch of images into one vector each with a single forward pass.
 /// </summary>
-internal sealed class BeitFeaturizerEngine : IDisposable
+internal sealed class BeitFeaturizerEngine : IBeitFeaturizerEngine
 {
     readonly object _forwardGate = new();
 

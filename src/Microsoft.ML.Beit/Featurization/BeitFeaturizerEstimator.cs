@@ -36,7 +36,9 @@ public sealed class BeitFeaturizerEstimator : IEstimator<BeitFeaturizerTransform
             ?? Preprocessing.BeitPreprocessorConfig.Pt22k(checkpoint.Config.ImageSize);
         if (_options.Threads is int threads) TorchSharp.torch.set_num_threads(threads);
         var engine = new BeitFeaturizerEngine(checkpoint, _options.Pooling, _options.Layer, _options.NormalizeL2, preprocessor, _options.Device);
-        return new BeitFeaturizerTransformer(_env, _outputColumnName, _inputColumnName, engine, _options.BatchSize, _options.InvalidImage, _options.Threads);
+        var featurizer = new BeitFeaturizerTransformer(_env, _outputColumnName, _inputColumnName, engine, _options.BatchSize, _options.InvalidImage, _options.Threads);
+        if (_options.Backend == BeitBackend.TorchSharp) return featurizer;
+        using (featurizer) return featurizer.ToOnnxBackend(_options.Device, _options.Threads);
     }
 
     /// <summary>The input columns plus a known-size float vector column (its size is known once the model is loaded, at fit time).</summary>

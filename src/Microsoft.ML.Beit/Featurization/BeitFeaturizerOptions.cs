@@ -64,6 +64,13 @@ public sealed class BeitFeaturizerOptions
     public BeitInvalidImageHandling InvalidImage { get; set; } = BeitInvalidImageHandling.Throw;
 
     /// <summary>
+    /// What runs the network. <see cref="BeitBackend.Onnx"/> exports the model when the estimator is fitted and scores through
+    /// ONNX Runtime on <see cref="Device"/> with <see cref="Threads"/> intra-op threads; its zip loads without LibTorch. It supports
+    /// the last layer (<see cref="Layer"/> = -1) with Mean, Cls or Tokens pooling. Default <see cref="BeitBackend.TorchSharp"/>.
+    /// </summary>
+    public BeitBackend Backend { get; set; } = BeitBackend.TorchSharp;
+
+    /// <summary>
     /// Preprocessing; null means the model directory's preprocessor_config.json, or else the pt22k settings
     /// (squash-resize to the model's image size, bilinear, /255, mean 0.5, std 0.5). Default null.
     /// </summary>
@@ -76,5 +83,8 @@ public sealed class BeitFeaturizerOptions
         if (Threads is < 1) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "Threads must be at least 1.");
         if (!Enum.IsDefined(Pooling)) throw new ArgumentOutOfRangeException(nameof(Pooling), Pooling, "Unknown pooling.");
         if (!Enum.IsDefined(InvalidImage)) throw new ArgumentOutOfRangeException(nameof(InvalidImage), InvalidImage, "Unknown invalid-image handling.");
+        if (!Enum.IsDefined(Backend)) throw new ArgumentOutOfRangeException(nameof(Backend), Backend, "Unknown backend.");
+        if (Backend == BeitBackend.Onnx && Pooling is not (BeitPooling.Mean or BeitPooling.Cls or BeitPooling.Tokens))
+            throw new NotSupportedException($"Backend = Onnx: pooling {Pooling} has no ONNX export (Mean, Cls and Tokens do); use Backend = TorchSharp for it.");
     }
 }

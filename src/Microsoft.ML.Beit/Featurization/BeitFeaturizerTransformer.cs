@@ -4,6 +4,7 @@ using Microsoft.ML;
 using Microsoft.ML.Beit.Checkpoints;
 using Microsoft.ML.Beit.Featurization;
 using Microsoft.ML.Beit.Modeling;
+using Microsoft.ML.Beit.Onnx;
 using Microsoft.ML.Beit.Preprocessing;
 using Microsoft.ML.Beit.Scoring;
 using Microsoft.ML.Data;
@@ -25,7 +26,7 @@ public sealed class BeitFeaturizerTransformer : BeitImageTransformer
 
     readonly IReadOnlyList<ScoredColumn> _outputColumns;
 
-    internal BeitFeaturizerTransformer(IHostEnvironment env, string outputColumnName, string inputColumnName, BeitFeaturizerEngine engine,
+    internal BeitFeaturizerTransformer(IHostEnvironment env, string outputColumnName, string inputColumnName, IBeitFeaturizerEngine engine,
         int batchSize, BeitInvalidImageHandling invalidImage, int? threads)
         : base(env, nameof(BeitFeaturizerTransformer), inputColumnName, batchSize, invalidImage)
     {
@@ -48,27 +49,37 @@ public sealed class BeitFeaturizerTransformer : BeitImageTransformer
     public BeitPreprocessorConfig Preprocessor => Engine.Processor.Config;
 
     internal int? Threads { get; }
-    internal BeitFeaturizerEngine Engine { get; }
+    internal IBeitFeaturizerEngine Engine { get; }
+
+    /// <summary>The TorchSharp engine (its model for export and checkpoints); not there with the ONNX Runtime backend.</summary>
+    internal BeitFeaturizerEngine TorchEngine => Engine as BeitFeaturizerEngine ?? throw NoTorchModel("This operation");
 
     private protected override int RowSize => FeatureSize;
     private protected override IReadOnlyList<ScoredColumn> OutputColumns => _outputColumns;
     private protected override float[][] Score(IReadOnlyList<RgbImage> images) => Engine.Featurize(images);
-    private protected override TorchSharp.torch.nn.Module Model => Engine.Model;
+    private protected override TorchSharp.torch.nn.Module? Model => (Engine as BeitFeaturizerEngine)?.Model;
+    private protected override BeitOnnxSession? OnnxSession => (Engine as OnnxFeaturizerEngine)?.Session;
+
+    /// <inheritdoc/>
+    public override BeitFeaturizerTransformer ToOnnxBackend(string device = "auto", int? threads = null)
+    {
+        var onnx = OnnxFeaturizerEngine.From(TorchEngine, device, threads);
+        return new BeitFeaturizerTransformer(Host, OutputColumnName, InputColumnName, onnx, BatchSize, InvalidImage, threads);
+    }
 
     /// <summary>Frees the model's native memory.</summary>
     public override void Dispose() => Engine.Dispose();
 
     static VersionInfo GetVersionInfo() => new(
         modelSignature: "BEITFEAT",
-        verWrittenCur: 0x00010001,
-        verReadableCur: 0x00010001,
+        verWrittenCur: 0x00010002,   // 2: the backend setting and the ONNX entry
+        verReadableCur: 0x00010002,
         verWeCanReadBack: 0x00010001,
         loaderSignature: LoaderSignature,
         loaderAssemblyName: typeof(BeitFeaturizerTransformer).Assembly.FullName);
 
     private protected override void Save(ModelSaveContext ctx)
     {
-        var (config, architecture) = BeitCheckpoint.Describe(Engine.Model);
         var settings = new JsonObject
         {
             ["output_column"] = OutputColumnName,
@@ -80,8 +91,8 @@ public sealed class BeitFeaturizerTransformer : BeitImageTransformer
             ["device"] = Engine.DeviceName,
             ["threads"] = Threads,
             ["invalid_image"] = InvalidImage.ToString(),
-            ["architecture"] = architecture.ToString(),
-            ["config"] = config.ToJsonObject(),
+            ["architecture"] = Engine.Architecture.ToString(),
+            ["config"] = Engine.Config.ToJsonObject(),
             ["preprocessor"] = JsonNode.Parse(Preprocessor.ToJson()),
         };
         SaveModel(ctx, GetVersionInfo(), settings);
@@ -93,17 +104,33 @@ public sealed class BeitFeaturizerTransformer : BeitImageTransformer
         var settings = LoadSettings(ctx, GetVersionInfo());
         var config = BeitConfig.FromJson(settings["config"]!.ToJsonString(), "the model zip's BEiT config");
         var architecture = Enum.Parse<BeitArchitecture>(settings["architecture"]!.GetValue<string>());
+        int? threads = settings["threads"]?.GetValue<int>();
+        var pooling = Enum.Parse<BeitPooling>(settings["pooling"]!.GetValue<string>());
+        bool normalizeL2 = settings["normalize_l2"]!.GetValue<bool>();
+        var preprocessor = BeitPreprocessorConfig.FromJson(settings["preprocessor"]!.ToJsonString(), "the model zip's preprocessor config");
+        string outputColumn = settings["output_column"]!.GetValue<string>(), inputColumn = settings["input_column"]!.GetValue<string>();
+        int batchSize = settings["batch_size"]!.GetValue<int>();
+        var invalidImage = Enum.Parse<BeitInvalidImageHandling>(settings["invalid_image"]!.GetValue<string>());
+        if (SavedBackend(settings) == BeitBackend.Onnx)
+        {
+            // Nothing on this path touches LibTorch: a deployed application needs ONNX Runtime only.
+            var onnx = new OnnxFeaturizerEngine(LoadOnnxSession(ctx, settings), config, architecture, pooling, normalizeL2, preprocessor);
+            return new BeitFeaturizerTransformer(env, outputColumn, inputColumn, onnx, batchSize, invalidImage, threads);
+        }
+        var engine = LoadTorchEngine(ctx, settings, config, architecture, pooling, normalizeL2, preprocessor, threads);
+        return new BeitFeaturizerTransformer(env, outputColumn, inputColumn, engine, batchSize, invalidImage, threads);
+    }
+
+    // Its own method, never inlined into Create, so that the ONNX path never compiles LibTorch calls.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    static BeitFeaturizerEngine LoadTorchEngine(ModelLoadContext ctx, System.Text.Json.Nodes.JsonObject settings, BeitConfig config,
+        BeitArchitecture architecture, BeitPooling pooling, bool normalizeL2, BeitPreprocessorConfig preprocessor, int? threads)
+    {
         var weights = LoadWeights(ctx);
         using var checkpoint = BeitCheckpoint.FromWeights("the model zip", config, architecture, weights);
-        int? threads = settings["threads"]?.GetValue<int>();
-        var engine = new BeitFeaturizerEngine(checkpoint,
-            Enum.Parse<BeitPooling>(settings["pooling"]!.GetValue<string>()),
-            settings["layer"]!.GetValue<int>(),
-            settings["normalize_l2"]!.GetValue<bool>(),
-            BeitPreprocessorConfig.FromJson(settings["preprocessor"]!.ToJsonString(), "the model zip's preprocessor config"),
+        var engine = new BeitFeaturizerEngine(checkpoint, pooling, settings["layer"]!.GetValue<int>(), normalizeL2, preprocessor,
             BeitDevice.Available(settings["device"]!.GetValue<string>()));
         if (threads is int n) TorchSharp.torch.set_num_threads(n);
-        return new BeitFeaturizerTransformer(env, settings["output_column"]!.GetValue<string>(), settings["input_column"]!.GetValue<string>(),
-            engine, settings["batch_size"]!.GetValue<int>(), Enum.Parse<BeitInvalidImageHandling>(settings["invalid_image"]!.GetValue<string>()), threads);
+        return engine;
     }
 }

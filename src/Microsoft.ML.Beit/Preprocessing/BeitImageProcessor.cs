@@ -47,6 +47,17 @@ public sealed class BeitImageProcessor
     /// <summary>A [B, 3, H, W] float32 tensor of the images, which must all come out the same size.</summary>
     public Tensor ProcessBatch(IReadOnlyList<RgbImage> images)
     {
+        var (values, height, width) = ProcessBatchValues(images);
+        return tensor(values, [images.Count, 3, height, width]);
+    }
+
+    /// <summary>
+    /// The [B, 3, H, W] pixel values of the images (which must all come out the same size) as one row-major array, without
+    /// LibTorch (the ONNX Runtime backend scores from these).
+    /// </summary>
+    public (float[] Values, int Height, int Width) ProcessBatchValues(IReadOnlyList<RgbImage> images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
         if (images.Count == 0) throw new ArgumentException("No images to process.", nameof(images));
         var first = ResizeAndCrop(images[0]);
         int height = first.Height, width = first.Width, perImage = 3 * height * width;
@@ -59,7 +70,7 @@ public sealed class BeitImageProcessor
                 throw new ArgumentException($"Image {i} comes out {resized.Height}x{resized.Width}, not {height}x{width}; set a fixed size or a center crop.");
             Normalize(resized, values.AsSpan(i * perImage, perImage));
         }
-        return tensor(values, [images.Count, 3, height, width]);
+        return (values, height, width);
     }
 
     /// <summary>Rescales and normalises an already sized image into [3, H, W] floats (the last steps of <see cref="Process(RgbImage, Span{float})"/>).</summary>

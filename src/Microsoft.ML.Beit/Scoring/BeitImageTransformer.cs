@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.ML.Beit.Checkpoints;
+using Microsoft.ML.Beit.Onnx;
 using Microsoft.ML.Beit.Preprocessing;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
@@ -9,11 +10,13 @@ namespace Microsoft.ML.Beit.Scoring;
 
 /// <summary>
 /// What every BEiT transformer shares: batched scoring of an image column into added columns, one-row scoring for
-/// <c>PredictionEngine</c>, and the model-zip layout (settings as JSON, weights as a safetensors entry).
+/// <c>PredictionEngine</c>, and the model-zip layout (settings as JSON; the weights as a safetensors entry, or with
+/// <see cref="BeitBackend.Onnx"/> the ONNX model as an entry).
 /// </summary>
 public abstract class BeitImageTransformer : ITransformer, IDisposable, IBeitImageScorer
 {
     const string WeightsEntry = "BeitWeights";
+    const string OnnxEntry = "BeitOnnx";
 
     private protected BeitImageTransformer(IHostEnvironment env, string name, string inputColumnName, int batchSize, BeitInvalidImageHandling invalidImage)
     {
@@ -32,6 +35,20 @@ public abstract class BeitImageTransformer : ITransformer, IDisposable, IBeitIma
     /// <summary>What happens to unreadable images.</summary>
     public BeitInvalidImageHandling InvalidImage { get; }
 
+    /// <summary>What runs the network: TorchSharp, or ONNX Runtime (see <see cref="ToOnnxBackend"/>).</summary>
+    public BeitBackend Backend => OnnxSession is null ? BeitBackend.TorchSharp : BeitBackend.Onnx;
+
+    /// <summary>
+    /// A copy of this transformer (same columns and settings) that scores through ONNX Runtime: the model is exported with
+    /// <see cref="BeitOnnxExporter"/> and loaded into an ONNX Runtime session with full graph optimization. Saved, the copy's
+    /// model zip holds the ONNX model, and loading and scoring it need no LibTorch (see <see cref="BeitBackend.Onnx"/>). This
+    /// transformer is left as it is (dispose it when done).
+    /// </summary>
+    /// <param name="device"><c>cpu</c>, <c>cuda</c>/<c>cuda:N</c> (needs Microsoft.ML.OnnxRuntime.Gpu in the application) or <c>auto</c> (CUDA when available).</param>
+    /// <param name="threads">ONNX Runtime intra-op threads; null for its default (all cores).</param>
+    /// <exception cref="NotSupportedException">The model or setting has no ONNX export (for example a featurizer of an intermediate layer).</exception>
+    public abstract BeitImageTransformer ToOnnxBackend(string device = "auto", int? threads = null);
+
     /// <inheritdoc/>
     public bool IsRowToRowMapper => true;
 
@@ -46,8 +63,19 @@ public abstract class BeitImageTransformer : ITransformer, IDisposable, IBeitIma
     private protected abstract IReadOnlyList<ScoredColumn> OutputColumns { get; }
     private protected abstract float[][] Score(IReadOnlyList<RgbImage> images);
 
-    /// <summary>The model whose weights the zip stores.</summary>
-    private protected abstract nn.Module Model { get; }
+    /// <summary>The TorchSharp model whose weights the zip stores; null with the ONNX Runtime backend.</summary>
+    private protected abstract nn.Module? Model { get; }
+
+    /// <summary>The ONNX Runtime session whose model the zip stores; null with the TorchSharp backend.</summary>
+    private protected abstract BeitOnnxSession? OnnxSession { get; }
+
+    /// <summary>The serialized ONNX model with the ONNX Runtime backend; null with TorchSharp.</summary>
+    internal byte[]? OnnxModelBytes => OnnxSession?.ModelBytes;
+
+    /// <summary>The error for members that need the TorchSharp model of a transformer on the ONNX Runtime backend.</summary>
+    private protected static NotSupportedException NoTorchModel(string what) => new(
+        $"{what} needs the TorchSharp model, and this transformer scores through ONNX Runtime (Backend = Onnx), which holds the ONNX graph only; " +
+        "use the TorchSharp transformer (or its model zip) it was made from.");
 
     /// <inheritdoc/>
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => BeitScoring.OutputSchema(this, inputSchema);
@@ -61,17 +89,47 @@ public abstract class BeitImageTransformer : ITransformer, IDisposable, IBeitIma
     /// <summary>Frees the model's native memory.</summary>
     public abstract void Dispose();
 
-    /// <summary>Writes the version, <paramref name="settings"/> and the model's weights.</summary>
+    /// <summary>Writes the version, <paramref name="settings"/> (plus the backend) and the model: its weights, or its ONNX graph.</summary>
     private protected void SaveModel(ModelSaveContext ctx, VersionInfo version, JsonObject settings)
     {
         ctx.CheckAtModel();
         ctx.SetVersionInfo(version);
+        settings["backend"] = Backend.ToString();
+        if (OnnxSession is { } session) settings["threads"] = session.Threads;
         ctx.Writer.Write(settings.ToJsonString());
+        if (OnnxSession is { } onnx)
+        {
+            ctx.SaveBinaryStream(OnnxEntry, writer => writer.Write(onnx.ModelBytes));
+            return;
+        }
         ctx.SaveBinaryStream(WeightsEntry, writer =>
         {
             using var scope = NewDisposeScope();
-            SafetensorsFile.Write(writer.BaseStream, Model.state_dict());
+            SafetensorsFile.Write(writer.BaseStream, Model!.state_dict());
         });
+    }
+
+    /// <summary>The backend a saved transformer uses (zips written before the ONNX backend have none: TorchSharp).</summary>
+    private protected static BeitBackend SavedBackend(JsonObject settings) =>
+        settings["backend"]?.GetValue<string>() is { } name ? Enum.Parse<BeitBackend>(name) : BeitBackend.TorchSharp;
+
+    /// <summary>
+    /// Opens the ONNX model written by <see cref="SaveModel"/> (Backend = Onnx), without LibTorch. A model saved for CUDA
+    /// scores on the CPU where the application has no CUDA provider, as TorchSharp models do.
+    /// </summary>
+    private protected static BeitOnnxSession LoadOnnxSession(ModelLoadContext ctx, JsonObject settings)
+    {
+        byte[]? model = null;
+        if (!ctx.TryLoadBinaryStream(OnnxEntry, reader =>
+            {
+                using var buffer = new MemoryStream();
+                reader.BaseStream.CopyTo(buffer);
+                model = buffer.ToArray();
+            }) || model is null)
+            throw new InvalidDataException($"The model zip says Backend = Onnx but has no '{OnnxEntry}' entry; it is damaged or was not written by this library.");
+        string device = settings["device"]?.GetValue<string>() ?? "auto";
+        if (device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase)) device = "auto";
+        return BeitOnnxSession.Create(model, device, settings["threads"]?.GetValue<int>());
     }
 
     /// <summary>Reads the version and the settings written by <see cref="SaveModel"/>.</summary>

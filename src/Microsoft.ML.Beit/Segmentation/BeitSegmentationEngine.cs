@@ -18,7 +18,7 @@ internal sealed record SegmentationPrediction(int Width, int Height, int[] Mask,
 /// crop size with a stride of two thirds of it cover the image, their upsampled logits are averaged, and the average
 /// is resized back to the image's own size before the argmax.
 /// </summary>
-internal sealed class BeitSegmentationEngine : IDisposable
+internal sealed class BeitSegmentationEngine : IBeitSegmentationEngine
 {
     readonly object _forwardGate = new();
 
@@ -61,7 +61,7 @@ internal sealed class BeitSegmentationEngine : IDisposable
         using var scope = NewDisposeScope();
         Model.eval();
         var inputs = images.Select(Prepare).ToList();
-        var windows = inputs.SelectMany((input, i) => Windows(input.Height, input.Width).Select(w => (Image: i, w.Top, w.Left))).ToList();
+        var windows = inputs.SelectMany((input, i) => SlidingWindows.Of(input.Height, input.Width, CropSize).Select(w => (Image: i, w.Top, w.Left))).ToList();
         var sums = inputs.Select(input => zeros([Classes, input.Height, input.Width], device: _device)).ToList();
         var counts = inputs.Select(input => zeros([1, input.Height, input.Width], device: _device)).ToList();
         long crop = CropSize;
@@ -91,25 +91,11 @@ internal sealed class BeitSegmentationEngine : IDisposable
         return predictions;
     }
 
-    /// <summary>The image resized (short side = crop size, aspect kept) and normalised, [3, H, W] on the device.</summary>
+    /// <summary>The image prepared for the windows (<see cref="SlidingWindows.Prepare"/>), [3, H, W] on the device.</summary>
     (Tensor Pixels, int Height, int Width) Prepare(RgbImage image)
     {
-        var (width, height) = SegmentationAugmentation.ScaledSize(image.Width, image.Height, CropSize);
-        var resized = width == image.Width && height == image.Height ? image
-            : new RgbImage(width, height, PillowResampler.Resize(image.Pixels, image.Width, image.Height, 3, width, height, Processor.Config.Resample));
-        var values = new float[3 * width * height];
-        Processor.Normalize(resized, values);
+        var (values, height, width) = SlidingWindows.Prepare(image, CropSize, Processor);
         return (tensor(values, [3, height, width], device: _device), height, width);
-    }
-
-    /// <summary>mmseg's sliding windows: a grid with stride 2/3 of the crop, the last row and column flush with the edge.</summary>
-    IEnumerable<(int Top, int Left)> Windows(int height, int width)
-    {
-        int stride = Math.Max(1, CropSize * 2 / 3);   // mmseg's configs: 341 for 512, 426 for 640
-        int rows = Math.Max(height - CropSize + stride - 1, 0) / stride + 1, columns = Math.Max(width - CropSize + stride - 1, 0) / stride + 1;
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < columns; c++)
-                yield return (Math.Max(Math.Min(r * stride + CropSize, height) - CropSize, 0), Math.Max(Math.Min(c * stride + CropSize, width) - CropSize, 0));
     }
 
     public void Dispose() => Model.Dispose();

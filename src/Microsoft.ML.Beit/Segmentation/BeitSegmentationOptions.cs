@@ -82,6 +82,13 @@ public sealed class BeitSegmentationOptions : BeitTrainingOptions
     /// <summary>What happens to an unreadable image at scoring time. Default <see cref="BeitInvalidImageHandling.Throw"/>.</summary>
     public BeitInvalidImageHandling InvalidImage { get; set; } = BeitInvalidImageHandling.Throw;
 
+    /// <summary>
+    /// What the trained model scores with. <see cref="BeitBackend.Onnx"/> exports it after training and scores through ONNX
+    /// Runtime on <see cref="BeitTrainingOptions.Device"/> (its zip then loads without LibTorch, but cannot continue training).
+    /// Default <see cref="BeitBackend.TorchSharp"/>.
+    /// </summary>
+    public BeitBackend Backend { get; set; } = BeitBackend.TorchSharp;
+
     internal override Func<int, double> CreateSchedule(int totalSteps, int warmupSteps)
     {
         var poly = new Training.PolySchedule(LearningRate, MinLearningRate, totalSteps, warmupSteps);
@@ -91,6 +98,7 @@ public sealed class BeitSegmentationOptions : BeitTrainingOptions
     internal override void Validate()
     {
         base.Validate();
+        if (!Enum.IsDefined(Backend)) throw new ArgumentOutOfRangeException(nameof(Backend), Backend, "Unknown backend.");
         if (Model is null) throw new ArgumentNullException(nameof(Model), "BeitSegmentationOptions.Model is required: a checkpoint, a preset or a config.");
         if (ClassNames is { Count: < 2 }) throw new ArgumentException($"ClassNames lists {ClassNames.Count} class(es); segmentation needs at least 2.", nameof(ClassNames));
         if (ClassNames is { Count: > 255 }) throw new ArgumentException($"ClassNames lists {ClassNames.Count} classes; 8-bit label maps hold at most 255 classes besides the ignore value.", nameof(ClassNames));

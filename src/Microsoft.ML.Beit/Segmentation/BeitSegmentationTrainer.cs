@@ -93,8 +93,10 @@ public sealed class BeitSegmentationTrainer : IEstimator<BeitSemanticSegmentatio
                         o.ValidationSet, o.IgnoreIndex, o.ReduceLabels, o.BatchSize).MeanIoU,
             });
             var engine = new BeitSegmentationEngine(model, preprocessor, crop, o.Device, o.BatchSize);
-            return new BeitSemanticSegmentationTransformer(_host, engine, o.ImageColumnName, o.PredictedMaskColumnName, o.ScoreColumnName,
+            var segmenter = new BeitSemanticSegmentationTransformer(_host, engine, o.ImageColumnName, o.PredictedMaskColumnName, o.ScoreColumnName,
                 o.BatchSize, o.InvalidImage, o.IgnoreIndex, o.ReduceLabels);
+            if (o.Backend == BeitBackend.TorchSharp) return segmenter;
+            using (segmenter) return segmenter.ToOnnxBackend(o.Device, o.Threads);
         }
         catch
         {

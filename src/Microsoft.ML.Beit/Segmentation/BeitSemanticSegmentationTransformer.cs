@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Microsoft.ML;
 using Microsoft.ML.Beit.Checkpoints;
 using Microsoft.ML.Beit.Modeling;
+using Microsoft.ML.Beit.Onnx;
 using Microsoft.ML.Beit.Preprocessing;
 using Microsoft.ML.Beit.Scoring;
 using Microsoft.ML.Beit.Segmentation;
@@ -29,7 +30,7 @@ public sealed class BeitSemanticSegmentationTransformer : BeitImageTransformer
 
     readonly IReadOnlyList<ScoredColumn> _outputColumns;
 
-    internal BeitSemanticSegmentationTransformer(IHostEnvironment env, BeitSegmentationEngine engine, string imageColumnName,
+    internal BeitSemanticSegmentationTransformer(IHostEnvironment env, IBeitSegmentationEngine engine, string imageColumnName,
         string predictedMaskColumnName, string? scoreColumnName, int batchSize, BeitInvalidImageHandling invalidImage, int ignoreIndex, bool reduceLabels)
         : base(env, nameof(BeitSemanticSegmentationTransformer), imageColumnName, batchSize, invalidImage)
     {
@@ -61,11 +62,20 @@ public sealed class BeitSemanticSegmentationTransformer : BeitImageTransformer
     /// <summary>The model's architecture (with the class names in <c>id2label</c>).</summary>
     public BeitConfig ModelConfig => Engine.Config;
 
-    internal BeitSegmentationEngine Engine { get; }
+    internal IBeitSegmentationEngine Engine { get; }
+
+    /// <summary>The TorchSharp engine (its model for export and checkpoints); not there with the ONNX Runtime backend.</summary>
+    internal BeitSegmentationEngine TorchEngine => Engine as BeitSegmentationEngine ?? throw NoTorchModel("This operation");
 
     private protected override int RowSize => 2;
     private protected override IReadOnlyList<ScoredColumn> OutputColumns => _outputColumns;
-    private protected override TorchSharp.torch.nn.Module Model => Engine.Model;
+    private protected override TorchSharp.torch.nn.Module? Model => (Engine as BeitSegmentationEngine)?.Model;
+    private protected override BeitOnnxSession? OnnxSession => (Engine as OnnxSegmentationEngine)?.Session;
+
+    /// <inheritdoc/>
+    public override BeitSemanticSegmentationTransformer ToOnnxBackend(string device = "auto", int? threads = null) =>
+        new(Host, OnnxSegmentationEngine.From(TorchEngine, device, threads), InputColumnName, PredictedMaskColumnName, ScoreColumnName, BatchSize,
+            InvalidImage, IgnoreIndex, ReduceLabels);
 
     // A row is [width, height, mask..., probabilities...]; an unreadable image's row is [NaN, NaN].
     private protected override float[][] Score(IReadOnlyList<RgbImage> images) =>
@@ -83,7 +93,8 @@ public sealed class BeitSemanticSegmentationTransformer : BeitImageTransformer
     public IReadOnlyList<int[]> PredictMasks(IReadOnlyList<RgbImage> images) => Engine.Predict(images).Select(p => p.Mask).ToList();
 
     /// <summary>Saves the model in the Hugging Face layout (config.json + model.safetensors).</summary>
-    public void SaveCheckpoint(string directory) => BeitCheckpoint.Save(Engine.Model, directory);
+    /// <exception cref="NotSupportedException">The transformer scores through ONNX Runtime and holds no TorchSharp model.</exception>
+    public void SaveCheckpoint(string directory) => BeitCheckpoint.Save(Model ?? throw NoTorchModel(nameof(SaveCheckpoint)), directory);
 
     /// <summary>Frees the model's native memory.</summary>
     public override void Dispose() => Engine.Dispose();
@@ -125,8 +136,8 @@ public sealed class BeitSemanticSegmentationTransformer : BeitImageTransformer
 
     static VersionInfo GetVersionInfo() => new(
         modelSignature: "BEITSEGM",
-        verWrittenCur: 0x00010001,
-        verReadableCur: 0x00010001,
+        verWrittenCur: 0x00010002,   // 2: the backend setting and the ONNX entry
+        verReadableCur: 0x00010002,
         verWeCanReadBack: 0x00010001,
         loaderSignature: LoaderSignature,
         loaderAssemblyName: typeof(BeitSemanticSegmentationTransformer).Assembly.FullName);
@@ -155,8 +166,23 @@ public sealed class BeitSemanticSegmentationTransformer : BeitImageTransformer
     {
         var settings = LoadSettings(ctx, GetVersionInfo());
         var config = BeitConfig.FromJson(settings["config"]!.ToJsonString(), "the model zip's BEiT config");
+        var preprocessor = BeitPreprocessorConfig.FromJson(settings["preprocessor"]!.ToJsonString(), "the model zip's preprocessor config");
+        int cropSize = settings["crop_size"]!.GetValue<int>(), batchSize = settings["batch_size"]!.GetValue<int>();
+        // The ONNX path never touches LibTorch: a deployed application needs ONNX Runtime only.
+        IBeitSegmentationEngine engine = SavedBackend(settings) == BeitBackend.Onnx
+            ? new OnnxSegmentationEngine(LoadOnnxSession(ctx, settings), config, preprocessor, cropSize, batchSize)
+            : LoadTorchEngine(ctx, config, preprocessor, cropSize, settings["device"]!.GetValue<string>(), batchSize);
+        return new BeitSemanticSegmentationTransformer(env, engine, settings["image_column"]!.GetValue<string>(),
+            settings["predicted_mask_column"]!.GetValue<string>(), settings["score_column"]?.GetValue<string>(),
+            batchSize, Enum.Parse<BeitInvalidImageHandling>(settings["invalid_image"]!.GetValue<string>()),
+            settings["ignore_index"]!.GetValue<int>(), settings["reduce_labels"]!.GetValue<bool>());
+    }
+
+    // Its own method, never inlined into Create, so that the ONNX path never compiles LibTorch calls.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    static BeitSegmentationEngine LoadTorchEngine(ModelLoadContext ctx, BeitConfig config, BeitPreprocessorConfig preprocessor, int cropSize, string device, int batchSize)
+    {
         var model = new BeitForSemanticSegmentation(config);
-        BeitSegmentationEngine engine;
         try
         {
             var weights = LoadWeights(ctx);
@@ -168,18 +194,12 @@ public sealed class BeitSemanticSegmentationTransformer : BeitImageTransformer
             {
                 foreach (var t in weights.Values) t.Dispose();
             }
-            engine = new BeitSegmentationEngine(model,
-                BeitPreprocessorConfig.FromJson(settings["preprocessor"]!.ToJsonString(), "the model zip's preprocessor config"),
-                settings["crop_size"]!.GetValue<int>(), BeitDevice.Available(settings["device"]!.GetValue<string>()), settings["batch_size"]!.GetValue<int>());
+            return new BeitSegmentationEngine(model, preprocessor, cropSize, BeitDevice.Available(device), batchSize);
         }
         catch
         {
             model.Dispose();
             throw;
         }
-        return new BeitSemanticSegmentationTransformer(env, engine, settings["image_column"]!.GetValue<string>(),
-            settings["predicted_mask_column"]!.GetValue<string>(), settings["score_column"]?.GetValue<string>(),
-            settings["batch_size"]!.GetValue<int>(), Enum.Parse<BeitInvalidImageHandling>(settings["invalid_image"]!.GetValue<string>()),
-            settings["ignore_index"]!.GetValue<int>(), settings["reduce_labels"]!.GetValue<bool>());
     }
 }
