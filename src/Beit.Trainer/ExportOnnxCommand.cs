@@ -18,7 +18,12 @@ internal static class ExportOnnxCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Checkpoint (Hugging Face directory, .safetensors, .pth) or a model.zip with a BEiT classifier, featurizer or segmenter.", Required = true };
-        var output = new Option<string>("--output") { Description = "ONNX file to write.", DefaultValueFactory = _ => "model.onnx" };
+        var output = new Option<string>("--output")
+        {
+            Description = "ONNX file to write; or, for a model.zip, a .zip: the same ML.NET model with its BEiT transformers scoring through ONNX Runtime (Backend = Onnx), which loads without LibTorch.",
+            DefaultValueFactory = _ => "model.onnx",
+        };
+        var device = new Option<string>("--device") { Description = "With a .zip output: the ONNX Runtime device saved with the model (cpu, cuda, cuda:N, auto).", DefaultValueFactory = _ => "auto" };
         var pooling = new Option<BeitPooling?>("--pooling") { Description = "Pooling of the features output: Mean, Cls or Tokens. Default: the model's own pooler (a featurizer zip: its saved pooling)." };
         var featuresOnly = new Option<bool>("--features-only") { Description = "Export only the backbone's features (drops a classifier, masked-image-modeling or segmentation head)." };
         var maskInput = new Option<bool>("--mask-input") { Description = "Masked image modeling: add the input bool_masked_pos [batch, patches] (1 = masked, replaced by the mask token)." };
@@ -28,12 +33,18 @@ internal static class ExportOnnxCommand
         var checkpoint = new CheckpointOptions();
         var command = new Command("export-onnx", "Export a BEiT classifier, backbone, masked-image-modeling or segmentation model to an ONNX file (ONNX Runtime, ML.NET ApplyOnnxModel).")
         {
-            model, output, pooling, featuresOnly, normalize, lastHiddenState, maskInput, upsampledLogits,
+            model, output, pooling, featuresOnly, normalize, lastHiddenState, maskInput, upsampledLogits, device,
         };
         checkpoint.AddTo(command);
         command.SetAction(parse => CommandRunner.Run(() =>
         {
             string modelPath = parse.GetValue(model)!;
+            string outputPath = parse.GetValue(output)!;
+            if (outputPath.EndsWith(".zip", StringComparison.OrdinalIgnoreCase))
+            {
+                ToOnnxBackendZip(modelPath, outputPath, parse.GetValue(device)!);
+                return;
+            }
             var options = new BeitOnnxExportOptions
             {
                 Pooling = parse.GetValue(pooling),
@@ -46,7 +57,6 @@ internal static class ExportOnnxCommand
             var onnx = modelPath.EndsWith(".zip", StringComparison.OrdinalIgnoreCase) && File.Exists(modelPath)
                 ? FromModelZip(modelPath, options)
                 : FromCheckpoint(checkpoint, parse, modelPath, options);
-            string outputPath = parse.GetValue(output)!;
             BeitOnnxExporter.Save(onnx, outputPath);
             Report(onnx, outputPath);
         }));
@@ -98,6 +108,29 @@ internal static class ExportOnnxCommand
         {
             foreach (var t in transformers) (t as IDisposable)?.Dispose();
         }
+    }
+
+    // The whole ML.NET model with every BEiT transformer moved to ONNX Runtime: what a deployed app loads without LibTorch.
+    static void ToOnnxBackendZip(string modelPath, string outputPath, string device)
+    {
+        if (!modelPath.EndsWith(".zip", StringComparison.OrdinalIgnoreCase) || !File.Exists(modelPath))
+            throw new ArgumentException($"A .zip output needs a model.zip written by this library as --model, not {modelPath}; for a checkpoint write a .onnx file.");
+        var ml = new MLContext();
+        var loaded = ml.Model.Load(modelPath, out var schema);
+        var converted = ml.Model.ToOnnxBackend(loaded, device);
+        try
+        {
+            ml.Model.Save(converted, schema, outputPath);
+        }
+        finally
+        {
+            foreach (var t in ((converted as IEnumerable<ITransformer>) ?? [converted]).Concat((loaded as IEnumerable<ITransformer>) ?? [loaded]).Distinct())
+                (t as IDisposable)?.Dispose();
+        }
+        Console.WriteLine($"File {Path.GetFullPath(outputPath)}");
+        Console.WriteLine($"Size {new FileInfo(outputPath).Length / 1e6:F2} MB");
+        Console.WriteLine("Backend Onnx");
+        Console.WriteLine($"Device {device}");
     }
 
     static void Report(ModelProto onnx, string path)
