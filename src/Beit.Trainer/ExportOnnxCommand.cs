@@ -23,6 +23,7 @@ internal static class ExportOnnxCommand
             Description = "ONNX file to write; or, for a model.zip, a .zip: the same ML.NET model with its BEiT transformers scoring through ONNX Runtime (Backend = Onnx), which loads without LibTorch.",
             DefaultValueFactory = _ => "model.onnx",
         };
+        var externalData = new Option<bool>("--external-data") { Description = "Write the weights to <output>.data beside the graph (ONNX external data); automatic over 2 GB." };
         var device = new Option<string>("--device") { Description = "With a .zip output: the ONNX Runtime device saved with the model (cpu, cuda, cuda:N, auto).", DefaultValueFactory = _ => "auto" };
         var pooling = new Option<BeitPooling?>("--pooling") { Description = "Pooling of the features output: Mean, Cls or Tokens. Default: the model's own pooler (a featurizer zip: its saved pooling)." };
         var featuresOnly = new Option<bool>("--features-only") { Description = "Export only the backbone's features (drops a classifier, masked-image-modeling or segmentation head)." };
@@ -33,7 +34,7 @@ internal static class ExportOnnxCommand
         var checkpoint = new CheckpointOptions();
         var command = new Command("export-onnx", "Export a BEiT classifier, backbone, masked-image-modeling or segmentation model to an ONNX file (ONNX Runtime, ML.NET ApplyOnnxModel).")
         {
-            model, output, pooling, featuresOnly, normalize, lastHiddenState, maskInput, upsampledLogits, device,
+            model, output, pooling, featuresOnly, normalize, lastHiddenState, maskInput, upsampledLogits, externalData, device,
         };
         checkpoint.AddTo(command);
         command.SetAction(parse => CommandRunner.Run(() =>
@@ -57,7 +58,7 @@ internal static class ExportOnnxCommand
             var onnx = modelPath.EndsWith(".zip", StringComparison.OrdinalIgnoreCase) && File.Exists(modelPath)
                 ? FromModelZip(modelPath, options)
                 : FromCheckpoint(checkpoint, parse, modelPath, options);
-            BeitOnnxExporter.Save(onnx, outputPath);
+            BeitOnnxExporter.Save(onnx, outputPath, parse.GetValue(externalData) ? true : null);
             Report(onnx, outputPath);
         }));
         return command;
@@ -138,6 +139,8 @@ internal static class ExportOnnxCommand
         static string Shape(ValueInfoProto value) => $"[{string.Join(", ", value.Type.TensorType.Shape.Dim.Select(d => d.DimParam is { Length: > 0 } p ? p : d.DimValue.ToString()))}]";
         Console.WriteLine($"File {Path.GetFullPath(path)}");
         Console.WriteLine($"Size {new FileInfo(path).Length / 1e6:F2} MB");
+        if (File.Exists(path + ".data"))
+            Console.WriteLine($"ExternalData {Path.GetFullPath(path + ".data")} {new FileInfo(path + ".data").Length / 1e6:F2} MB");
         Console.WriteLine($"IrVersion {onnx.IrVersion}");
         Console.WriteLine($"Opset {onnx.OpsetImport[0].Version}");
         Console.WriteLine($"Nodes {onnx.Graph.Node.Count}");

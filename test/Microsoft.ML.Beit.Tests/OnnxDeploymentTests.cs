@@ -49,6 +49,50 @@ public sealed class OnnxDeploymentTests
     }
 
     [TestMethod]
+    public void ExternalDataKeepsTheWeightsBesideTheGraphAndScoresTheSame()
+    {
+        using var model = TinyModels.Randomize(new BeitForImageClassification(TinyModels.Config()));
+        string directory = TinyModels.TempDirectory();
+        try
+        {
+            BeitCheckpoint.Save(model, Path.Combine(directory, "checkpoint"));
+            string inline = Path.Combine(directory, "inline.onnx"), external = Path.Combine(directory, "external.onnx");
+            ExportWithTool("--model", Path.Combine(directory, "checkpoint"), "--output", inline);
+            string output = ExportWithTool("--model", Path.Combine(directory, "checkpoint"), "--output", external, "--external-data");
+            StringAssert.Contains(output, "ExternalData ");
+            long graphBytes = new FileInfo(external).Length, dataBytes = new FileInfo(external + ".data").Length, inlineBytes = new FileInfo(inline).Length;
+            Console.WriteLine($"inline file {inlineBytes} bytes; external: graph {graphBytes} bytes + data {dataBytes} bytes");
+            Assert.IsFalse(File.Exists(inline + ".data"));
+            Assert.IsLessThan(inlineBytes / 4, graphBytes, "the weights left the graph file");
+
+            var graph = ModelProto.Parser.ParseFrom(File.ReadAllBytes(external));
+            var moved = graph.Graph.Initializer.Where(t => t.DataLocation == TensorProto.Types.DataLocation.External).ToList();
+            Assert.IsNotEmpty(moved);
+            Assert.IsTrue(moved.All(t => t.ExternalData.Single(e => e.Key == "location").Value == "external.onnx.data"), "a location relative to the graph file");
+
+            using var pixels = TinyModels.Pixels(3);
+            using var inlineSession = new InferenceSession(inline);
+            using var externalSession = new InferenceSession(external, new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL });
+            var expected = Run(inlineSession, pixels);
+            var actual = Run(externalSession, pixels);
+            try
+            {
+                Compare("external data vs inline, batch 3", "logits", actual["logits"], expected["logits"]);
+                Compare("external data vs inline, batch 3", "features", actual["features"], expected["features"]);
+            }
+            finally
+            {
+                Dispose(expected);
+                Dispose(actual);
+            }
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [TestMethod]
     public void ToolExportsAFeaturizerZipWithItsPoolingAndPreprocessing()
     {
         string folder = TinyModels.TempDirectory();

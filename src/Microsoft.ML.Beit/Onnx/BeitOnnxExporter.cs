@@ -63,10 +63,13 @@ public static class BeitOnnxExporter
     public const string LastHiddenState = "last_hidden_state";
 
     /// <summary>
-    /// The most initializer bytes written inline: protobuf messages are limited to 2 GB. Larger models would need
-    /// ONNX external data, which is not supported yet.
+    /// The most initializer bytes <see cref="Save"/> writes inline: protobuf messages are limited to 2 GB. Larger models are
+    /// written with ONNX external data (the weights in a <c>.data</c> file beside the graph).
     /// </summary>
     public const long MaxInlineBytes = 2_000_000_000;
+
+    /// <summary>Initializers smaller than this stay inline when <see cref="Save"/> writes external data (as the ONNX tools do).</summary>
+    public const int ExternalDataMinBytes = 1024;
 
     /// <summary>Builds the ONNX model of a loaded checkpoint (see <see cref="BeitCheckpoint.Load"/>).</summary>
     /// <exception cref="NotSupportedException">The checkpoint holds a model this exporter does not support yet.</exception>
@@ -96,7 +99,7 @@ public static class BeitOnnxExporter
     /// Builds the ONNX model from a config, the kind of model, and its weights under Hugging Face names with the
     /// <c>beit.</c> prefix on backbone weights (as <see cref="BeitCheckpoint.Weights"/> holds them).
     /// </summary>
-    /// <exception cref="NotSupportedException">The architecture is not supported yet, or the weights exceed <see cref="MaxInlineBytes"/>.</exception>
+    /// <exception cref="NotSupportedException">The architecture is not supported yet.</exception>
     /// <exception cref="InvalidDataException">A weight the config needs is missing or mis-shaped.</exception>
     public static ModelProto Build(BeitConfig config, BeitArchitecture architecture, IReadOnlyDictionary<string, Tensor> weights,
         BeitOnnxExportOptions? options = null) =>
@@ -117,10 +120,6 @@ public static class BeitOnnxExporter
             throw new NotSupportedException($"IncludeMaskInput applies to BeitForMaskedImageModeling only (without FeaturesOnly), not to {HuggingFaceName(architecture)}.");
         if (!Enum.IsDefined(architecture))
             throw new ArgumentOutOfRangeException(nameof(architecture), architecture, "Unknown BEiT architecture.");
-
-        // Checked up front (float32 weights) so a too-large model fails before it is converted; again at the end.
-        long weightBytes = weights.Values.Sum(t => t.numel()) * sizeof(float);
-        if (weightBytes > MaxInlineBytes) throw TooLarge(weightBytes);
 
         var builder = new OnnxGraphBuilder(classifier || maskedImageModelingHead || segmentationHead ? HuggingFaceName(architecture) : "BeitFeatures");
         var net = new BeitOnnxGraph(builder, config, new BeitOnnxWeights(weights, source));
@@ -213,11 +212,8 @@ public static class BeitOnnxExporter
                 "batch", config.NumPatches + 1, config.HiddenSize);
     }
 
-    static ModelProto Finish(OnnxGraphBuilder builder, BeitConfig config, BeitArchitecture architecture, BeitPooling? pooling, BeitOnnxExportOptions options)
-    {
-        if (builder.InitializerBytes > MaxInlineBytes) throw TooLarge(builder.InitializerBytes);
-        return Model(builder.Graph, config, architecture, pooling, options);
-    }
+    static ModelProto Finish(OnnxGraphBuilder builder, BeitConfig config, BeitArchitecture architecture, BeitPooling? pooling, BeitOnnxExportOptions options) =>
+        Model(builder.Graph, config, architecture, pooling, options);
 
     static ModelProto Model(GraphProto graph, BeitConfig config, BeitArchitecture architecture, BeitPooling? pooling, BeitOnnxExportOptions options)
     {
@@ -254,22 +250,69 @@ public static class BeitOnnxExporter
     public static void Export(nn.Module model, string path, BeitOnnxExportOptions? options = null) =>
         Save(Build(model, options), path);
 
-    /// <summary>Writes an ONNX model to a file (through a temporary file, so a failed write leaves no partial model).</summary>
-    public static void Save(ModelProto model, string path)
+    /// <summary>
+    /// Writes an ONNX model to a file, through temporary files so that a failed write leaves no partial model. Weights over
+    /// <see cref="MaxInlineBytes"/> in all (or any size, with <paramref name="externalData"/> true) go to ONNX external data:
+    /// every initializer of at least <see cref="ExternalDataMinBytes"/> is stored in <c>&lt;file name&gt;.data</c> beside the
+    /// file, which must stay beside it; ONNX Runtime reads it when it loads the file by path.
+    /// </summary>
+    /// <param name="model">The model.</param>
+    /// <param name="path">The .onnx file to write.</param>
+    /// <param name="externalData">True: external data whatever the size; false: inline (models over 2 GB then fail); null: external only when needed.</param>
+    public static void Save(ModelProto model, string path, bool? externalData = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(path);
         string full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string temporary = full + ".partial";
-        using (var stream = File.Create(temporary))
-            model.WriteTo(stream);
-        File.Move(temporary, full, overwrite: true);
+        long weightBytes = model.Graph.Initializer.Sum(t => (long)t.RawData.Length);
+        bool external = externalData ?? weightBytes > MaxInlineBytes;
+        if (!external && weightBytes > MaxInlineBytes)
+            throw new NotSupportedException($"The model's weights take {weightBytes / 1e9:F2} GB, more than the {MaxInlineBytes / 1e9:F0} GB a single " +
+                "ONNX file can hold; save it with external data (externalData: null or true).");
+        string dataName = Path.GetFileName(full) + ".data", dataPath = full + ".data";
+        var moved = external ? WriteExternalData(model.Graph, dataPath + ".partial", dataName) : [];
+        try
+        {
+            using (var stream = File.Create(full + ".partial"))
+                model.WriteTo(stream);
+        }
+        finally
+        {
+            // The caller's model keeps its weights inline.
+            foreach (var (tensor, data) in moved)
+            {
+                tensor.RawData = data;
+                tensor.DataLocation = TensorProto.Types.DataLocation.Default;
+                tensor.ExternalData.Clear();
+            }
+        }
+        if (external) File.Move(dataPath + ".partial", dataPath, overwrite: true);
+        else if (File.Exists(dataPath)) File.Delete(dataPath);   // a stale weights file from an earlier external save
+        File.Move(full + ".partial", full, overwrite: true);
     }
 
-    static NotSupportedException TooLarge(long bytes) => new(
-        $"The model's weights take {bytes / 1e9:F2} GB, more than the {MaxInlineBytes / 1e9:F0} GB a single ONNX file can hold; " +
-        "ONNX external-data export is not supported yet.");
+    // Moves large initializers' bytes to the data file and points the tensors at them (location, offset, length).
+    static List<(TensorProto Tensor, ByteString Data)> WriteExternalData(GraphProto graph, string path, string location)
+    {
+        var moved = new List<(TensorProto, ByteString)>();
+        using var file = File.Create(path);
+        foreach (var tensor in graph.Initializer.Where(t => t.RawData.Length >= ExternalDataMinBytes))
+        {
+            // 4 KiB alignment lets ONNX Runtime map the file.
+            long offset = (file.Position + 4095) / 4096 * 4096;
+            file.SetLength(offset);
+            file.Position = offset;
+            tensor.RawData.WriteTo(file);
+            moved.Add((tensor, tensor.RawData));
+            tensor.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = location });
+            tensor.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = offset.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+            tensor.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = tensor.RawData.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+            tensor.DataLocation = TensorProto.Types.DataLocation.External;
+            tensor.RawData = ByteString.Empty;
+        }
+        return moved;
+    }
 
     static string HuggingFaceName(BeitArchitecture architecture) => architecture switch
     {

@@ -65,6 +65,17 @@ internal sealed class BeitOnnxSession : IDisposable
         }
     }
 
+    /// <summary>Serializes an exported graph and loads it (see <see cref="Create"/>).</summary>
+    /// <exception cref="NotSupportedException">The weights exceed what one serialized ONNX model holds (2 GB).</exception>
+    public static BeitOnnxSession FromGraph(global::Onnx.ModelProto graph, string? device, int? threads)
+    {
+        long weightBytes = graph.Graph.Initializer.Sum(t => (long)t.RawData.Length);
+        if (weightBytes > BeitOnnxExporter.MaxInlineBytes)
+            throw new NotSupportedException($"Backend = Onnx keeps the ONNX model in memory and in the model zip, which hold at most 2 GB, and this model's weights " +
+                $"take {weightBytes / 1e9:F2} GB. Use Backend = TorchSharp, or export it with beit export-onnx (external data) and score the file with ONNX Runtime.");
+        return Create(Google.Protobuf.MessageExtensions.ToByteArray(graph), device, threads);
+    }
+
     /// <summary>The graph's output names.</summary>
     public IReadOnlyList<string> OutputNames => _session.OutputNames;
 

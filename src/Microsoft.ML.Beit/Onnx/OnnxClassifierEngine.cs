@@ -1,4 +1,3 @@
-using Google.Protobuf;
 using Microsoft.ML.Beit.Classification;
 using Microsoft.ML.Beit.Modeling;
 using Microsoft.ML.Beit.Preprocessing;
@@ -19,7 +18,7 @@ internal sealed class OnnxClassifierEngine : IBeitClassifierEngine
     public static OnnxClassifierEngine From(BeitClassifierEngine engine, string device, int? threads)
     {
         var graph = BeitOnnxExporter.Build(engine.Model, new BeitOnnxExportOptions { Preprocessor = engine.Processor.Config });
-        var session = BeitOnnxSession.Create(graph.ToByteArray(), device, threads);
+        var session = BeitOnnxSession.FromGraph(graph, device, threads);
         return new OnnxClassifierEngine(session, engine.Config.Clone(), engine.Processor.Config);
     }
 

@@ -1,4 +1,3 @@
-using Google.Protobuf;
 using Microsoft.ML.Beit.Checkpoints;
 using Microsoft.ML.Beit.Featurization;
 using Microsoft.ML.Beit.Modeling;
@@ -39,7 +38,7 @@ internal sealed class OnnxFeaturizerEngine : IBeitFeaturizerEngine
             NormalizeL2 = engine.NormalizeL2,
             Preprocessor = engine.Processor.Config,
         });
-        var session = BeitOnnxSession.Create(graph.ToByteArray(), device, threads);
+        var session = BeitOnnxSession.FromGraph(graph, device, threads);
         return new OnnxFeaturizerEngine(session, engine.Config.Clone(), engine.Architecture, engine.Pooling, engine.NormalizeL2, engine.Processor.Config);
     }
 

@@ -1,4 +1,3 @@
-using Google.Protobuf;
 using Microsoft.ML.Beit.Modeling;
 using Microsoft.ML.Beit.Preprocessing;
 using Microsoft.ML.Beit.Segmentation;
@@ -27,7 +26,7 @@ internal sealed class OnnxSegmentationEngine : IBeitSegmentationEngine
     public static OnnxSegmentationEngine From(BeitSegmentationEngine engine, string device, int? threads)
     {
         var graph = BeitOnnxExporter.Build(engine.Model, new BeitOnnxExportOptions { IncludeUpsampledLogits = true, Preprocessor = engine.Processor.Config });
-        var session = BeitOnnxSession.Create(graph.ToByteArray(), device, threads);
+        var session = BeitOnnxSession.FromGraph(graph, device, threads);
         return new OnnxSegmentationEngine(session, engine.Config.Clone(), engine.Processor.Config, engine.CropSize, engine.BatchSize);
     }
 
