@@ -25,16 +25,17 @@ internal static class ExportOnnxCommand
         };
         var externalData = new Option<bool>("--external-data") { Description = "Write the weights to <output>.data beside the graph (ONNX external data); automatic over 2 GB." };
         var device = new Option<string>("--device") { Description = "With a .zip output: the ONNX Runtime device saved with the model (cpu, cuda, cuda:N, auto).", DefaultValueFactory = _ => "auto" };
-        var pooling = new Option<BeitPooling?>("--pooling") { Description = "Pooling of the features output: Mean, Cls or Tokens. Default: the model's own pooler (a featurizer zip: its saved pooling)." };
+        var pooling = new Option<BeitPooling?>("--pooling") { Description = "Pooling of the features output: Mean, Cls, Tokens or ClsAttention. Default: the model's own pooler (a featurizer zip: its saved pooling)." };
         var featuresOnly = new Option<bool>("--features-only") { Description = "Export only the backbone's features (drops a classifier, masked-image-modeling or segmentation head)." };
         var maskInput = new Option<bool>("--mask-input") { Description = "Masked image modeling: add the input bool_masked_pos [batch, patches] (1 = masked, replaced by the mask token)." };
         var upsampledLogits = new Option<bool>("--upsampled-logits") { Description = "Semantic segmentation: also output upsampled_logits, the logits bilinearly resized to the input size." };
+        var layer = new Option<int>("--layer") { Description = "Hidden state the features pool: 0 the embeddings, k block k, -1 the last (default; a featurizer zip: its saved layer).", DefaultValueFactory = _ => -1 };
         var normalize = new Option<bool>("--normalize") { Description = "Scale the features to unit length." };
         var lastHiddenState = new Option<bool>("--last-hidden-state") { Description = "Also output last_hidden_state [batch, 1 + patches, hidden]." };
         var checkpoint = new CheckpointOptions();
         var command = new Command("export-onnx", "Export a BEiT classifier, backbone, masked-image-modeling or segmentation model to an ONNX file (ONNX Runtime, ML.NET ApplyOnnxModel).")
         {
-            model, output, pooling, featuresOnly, normalize, lastHiddenState, maskInput, upsampledLogits, externalData, device,
+            model, output, pooling, layer, featuresOnly, normalize, lastHiddenState, maskInput, upsampledLogits, externalData, device,
         };
         checkpoint.AddTo(command);
         command.SetAction(parse => CommandRunner.Run(() =>
@@ -49,6 +50,7 @@ internal static class ExportOnnxCommand
             var options = new BeitOnnxExportOptions
             {
                 Pooling = parse.GetValue(pooling),
+                Layer = parse.GetValue(layer),
                 FeaturesOnly = parse.GetValue(featuresOnly),
                 NormalizeL2 = parse.GetValue(normalize),
                 IncludeLastHiddenState = parse.GetValue(lastHiddenState),
@@ -95,12 +97,9 @@ internal static class ExportOnnxCommand
             }
             var featurizer = (BeitFeaturizerTransformer)beit;
             var engine = featurizer.TorchEngine;
-            int layers = engine.Config.NumHiddenLayers;
-            if (engine.LayerOption != -1 && engine.LayerOption != layers)
-                throw new NotSupportedException(
-                    $"{path}: the featurizer pools layer {engine.LayerOption}; ONNX export of intermediate layers is not supported yet (only the last layer, -1).");
             options.FeaturesOnly = true;
             options.Pooling ??= engine.Pooling;
+            options.Layer = options.Layer == -1 ? engine.LayerOption : options.Layer;
             options.NormalizeL2 |= engine.NormalizeL2;
             options.Preprocessor = featurizer.Preprocessor;
             return BeitOnnxExporter.Build(engine.Model, options);

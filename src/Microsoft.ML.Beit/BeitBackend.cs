@@ -11,7 +11,7 @@ public enum BeitBackend
     /// ONNX file instead of the TorchSharp weights, and loading and scoring it never touches LibTorch: an application that
     /// only scores references <c>Microsoft.ML.OnnxRuntime</c> (CPU) or <c>Microsoft.ML.OnnxRuntime.Gpu</c> (CUDA) and no
     /// LibTorch package. Fitting still needs LibTorch (the model is loaded and exported with it). Supported: featurizers
-    /// that pool the last layer with Mean, Cls or Tokens; classifiers; segmenters.
+    /// (every layer and pooling), classifiers and segmenters.
     /// </summary>
     Onnx,
 }

@@ -171,6 +171,39 @@ public sealed class OnnxBackendTests
     }
 
     [TestMethod]
+    [DataRow(BeitPooling.Mean, 2, false)]
+    [DataRow(BeitPooling.Cls, 1, true)]
+    [DataRow(BeitPooling.Tokens, 0, false)]
+    [DataRow(BeitPooling.ClsAttention, -1, false)]
+    [DataRow(BeitPooling.ClsAttention, 1, true)]
+    public void EveryFeaturizerLayerAndPoolingRunsOnOnnxRuntime(BeitPooling pooling, int layer, bool normalizeL2)
+    {
+        string folder = TinyModels.TempDirectory();
+        try
+        {
+            string modelDir = FeaturizerTests.SaveTinyMaskedImageModel(folder);
+            var paths = FeaturizerTests.WriteRandomImages(folder, count: 3, width: 40, height: 33);
+            var ml = new MLContext(seed: 1);
+            var data = ml.Data.LoadFromEnumerable(paths.Select(p => new FeaturizerTests.ImagePath { Path = p }));
+            var options = new BeitFeaturizerOptions { Model = BeitModelSource.FromDirectory(modelDir), Pooling = pooling, Layer = layer, NormalizeL2 = normalizeL2, Device = "cpu" };
+            using var torch = ml.Transforms.BeitFeaturize("Features", "Path", options).Fit(data);
+            using var onnx = torch.ToOnnxBackend("cpu");
+            Assert.AreEqual(torch.FeatureSize, onnx.FeatureSize);
+            float[][] Features(ITransformer model) => ml.Data.CreateEnumerable<FeaturizerTests.FeatureRow>(model.Transform(data), false).Select(r => r.Features).ToArray();
+            AssertClose($"featurizer {pooling}, layer {layer}, L2 {normalizeL2}: ONNX Runtime vs TorchSharp", Features(torch), Features(onnx), Tolerance);
+
+            string zip = Path.Combine(folder, "featurizer.zip");
+            ml.Model.Save(onnx, data.Schema, zip);
+            using var reloaded = (BeitFeaturizerTransformer)new MLContext(seed: 2).Model.Load(zip, out _);
+            AssertClose("reloaded", Features(onnx), Features(reloaded), 1e-6);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
     public void OnnxBackendRefusesWhatItCannotRunWithTheReason()
     {
         string folder = TinyModels.TempDirectory();
@@ -181,16 +214,6 @@ public sealed class OnnxBackendTests
             var data = ml.Data.LoadFromEnumerable(FeaturizerTests.WriteRandomImages(folder, 1, 32, 32).Select(p => new FeaturizerTests.ImagePath { Path = p }));
             var model = BeitModelSource.FromDirectory(modelDir);
 
-            var layer = Assert.Throws<NotSupportedException>(() => ml.Transforms.BeitFeaturize("Features", "Path",
-                new BeitFeaturizerOptions { Model = model, Layer = 2, Backend = BeitBackend.Onnx }).Fit(data));
-            Console.WriteLine(layer.Message);
-            StringAssert.Contains(layer.Message, "layer 2");
-
-            var pooling = Assert.Throws<NotSupportedException>(() => ml.Transforms.BeitFeaturize("Features", "Path",
-                new BeitFeaturizerOptions { Model = model, Pooling = BeitPooling.ClsAttention, Backend = BeitBackend.Onnx }));
-            Console.WriteLine(pooling.Message);
-            StringAssert.Contains(pooling.Message, "ClsAttention");
-
             // This machine's ONNX Runtime package is the CPU one: CUDA is refused with what to reference instead.
             using var torch = ml.Transforms.BeitFeaturize("Features", "Path", new BeitFeaturizerOptions { Model = model, Device = "cpu" }).Fit(data);
             var cuda = Assert.Throws<ArgumentException>(() => torch.ToOnnxBackend("cuda"));
@@ -198,7 +221,16 @@ public sealed class OnnxBackendTests
             StringAssert.Contains(cuda.Message, "Microsoft.ML.OnnxRuntime.Gpu");
 
             var device = Assert.Throws<ArgumentException>(() => Onnx.BeitOnnxSession.Create([], "tpu", null));
+            Console.WriteLine(device.Message);
             StringAssert.Contains(device.Message, "tpu");
+
+            // Converting twice is converting once; an ONNX-backed transformer has no TorchSharp model to export again.
+            using var onnx = torch.ToOnnxBackend("cpu");
+            Assert.AreSame(onnx, ml.Model.ToOnnxBackend(onnx));
+            var again = Assert.Throws<NotSupportedException>(() => onnx.ToOnnxBackend());
+            Console.WriteLine(again.Message);
+            var none = Assert.Throws<ArgumentException>(() => ml.Model.ToOnnxBackend(ml.Transforms.CopyColumns("A", "Path").Fit(data)));
+            StringAssert.Contains(none.Message, "no BEiT transformer");
         }
         finally
         {

@@ -178,8 +178,16 @@ public sealed class OnnxExportTests
 
         // A pooling the exporter does not know (such as one added to BeitPooling later) is refused, never approximated.
         using var backbone = TinyModels.Randomize(new BeitModel(TinyModels.Config()));
-        e = Assert.ThrowsExactly<NotSupportedException>(() => BeitOnnxExporter.Build(backbone, new BeitOnnxExportOptions { Pooling = (BeitPooling)99 }));
-        Console.WriteLine(e.Message);
-        StringAssert.Contains(e.Message, "Pooling 99");
+        var unknown = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => BeitOnnxExporter.Build(backbone, new BeitOnnxExportOptions { Pooling = (BeitPooling)99 }));
+        Console.WriteLine(unknown.Message);
+        StringAssert.Contains(unknown.Message, "Unknown pooling");
+
+        // A layer the model does not have, and attention of the embeddings, which have none.
+        var layer = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => BeitOnnxExporter.Build(backbone, new BeitOnnxExportOptions { Layer = 9 }));
+        Console.WriteLine(layer.Message);
+        StringAssert.Contains(layer.Message, "Layer 9 does not exist");
+        var embeddings = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() =>
+            BeitOnnxExporter.Build(backbone, new BeitOnnxExportOptions { Pooling = BeitPooling.ClsAttention, Layer = 0 }));
+        StringAssert.Contains(embeddings.Message, "no attention");
     }
 }

@@ -65,8 +65,8 @@ public sealed class BeitFeaturizerOptions
 
     /// <summary>
     /// What runs the network. <see cref="BeitBackend.Onnx"/> exports the model when the estimator is fitted and scores through
-    /// ONNX Runtime on <see cref="Device"/> with <see cref="Threads"/> intra-op threads; its zip loads without LibTorch. It supports
-    /// the last layer (<see cref="Layer"/> = -1) with Mean, Cls or Tokens pooling. Default <see cref="BeitBackend.TorchSharp"/>.
+    /// ONNX Runtime on <see cref="Device"/> with <see cref="Threads"/> intra-op threads; its zip loads without LibTorch. Every
+    /// <see cref="Layer"/> and <see cref="Pooling"/> is supported. Default <see cref="BeitBackend.TorchSharp"/>.
     /// </summary>
     public BeitBackend Backend { get; set; } = BeitBackend.TorchSharp;
 
@@ -84,7 +84,5 @@ public sealed class BeitFeaturizerOptions
         if (!Enum.IsDefined(Pooling)) throw new ArgumentOutOfRangeException(nameof(Pooling), Pooling, "Unknown pooling.");
         if (!Enum.IsDefined(InvalidImage)) throw new ArgumentOutOfRangeException(nameof(InvalidImage), InvalidImage, "Unknown invalid-image handling.");
         if (!Enum.IsDefined(Backend)) throw new ArgumentOutOfRangeException(nameof(Backend), Backend, "Unknown backend.");
-        if (Backend == BeitBackend.Onnx && Pooling is not (BeitPooling.Mean or BeitPooling.Cls or BeitPooling.Tokens))
-            throw new NotSupportedException($"Backend = Onnx: pooling {Pooling} has no ONNX export (Mean, Cls and Tokens do); use Backend = TorchSharp for it.");
     }
 }

@@ -114,7 +114,8 @@ public sealed class BeitFeaturizerTransformer : BeitImageTransformer
         if (SavedBackend(settings) == BeitBackend.Onnx)
         {
             // Nothing on this path touches LibTorch: a deployed application needs ONNX Runtime only.
-            var onnx = new OnnxFeaturizerEngine(LoadOnnxSession(ctx, settings), config, architecture, pooling, normalizeL2, preprocessor);
+            var onnx = new OnnxFeaturizerEngine(LoadOnnxSession(ctx, settings), config, architecture, pooling, settings["layer"]!.GetValue<int>(),
+                normalizeL2, preprocessor);
             return new BeitFeaturizerTransformer(env, outputColumn, inputColumn, onnx, batchSize, invalidImage, threads);
         }
         var engine = LoadTorchEngine(ctx, settings, config, architecture, pooling, normalizeL2, preprocessor, threads);

@@ -9,10 +9,19 @@ public sealed class BeitOnnxExportOptions
     /// How the <c>features</c> output pools the tokens, with the featurizer's meaning (<see cref="BeitPooling"/>).
     /// Null gives the model's own pooled output: mean of the patch tokens then the pooler's LayerNorm when
     /// <c>use_mean_pooling</c> is set (for a backbone without a trained pooler, the plain mean), otherwise the
-    /// final-normed CLS token. For masked-image-modeling checkpoints (with <see cref="FeaturesOnly"/>) null means
-    /// <see cref="BeitPooling.Mean"/>. Mean, Cls and Tokens are exported; other poolings throw <see cref="NotSupportedException"/>. Default null.
+    /// final-normed CLS token. For masked-image-modeling checkpoints (with <see cref="FeaturesOnly"/>) and intermediate
+    /// <see cref="Layer"/>s null means <see cref="BeitPooling.Mean"/>. <see cref="BeitPooling.ClsAttention"/> outputs block
+    /// <see cref="Layer"/>'s attention from the CLS token to every patch, [batch, heads * patches]. Default null.
     /// </summary>
     public BeitPooling? Pooling { get; set; }
+
+    /// <summary>
+    /// Which hidden state <c>features</c> pools, as the featurizer's <c>Layer</c>: 0 is the embeddings, k the output of block k,
+    /// negative values count from the end (-1 = the last block, with the model's final LayerNorm; earlier layers are raw).
+    /// For <see cref="BeitPooling.ClsAttention"/>, block k's attention (0 is invalid). When only <c>features</c> is asked for,
+    /// the graph stops at that block. Default -1.
+    /// </summary>
+    public int Layer { get; set; } = -1;
 
     /// <summary>Whether the <c>features</c> output is scaled to unit L2 norm (for cosine search). Default false.</summary>
     public bool NormalizeL2 { get; set; }
@@ -49,7 +58,7 @@ public sealed class BeitOnnxExportOptions
 
     internal void Validate()
     {
-        if (Pooling is { } pooling && pooling is not (BeitPooling.Mean or BeitPooling.Cls or BeitPooling.Tokens))
-            throw new NotSupportedException($"Pooling {pooling} has no ONNX export yet; the exporter supports Mean, Cls and Tokens.");
+        if (Pooling is { } pooling && !Enum.IsDefined(pooling))
+            throw new ArgumentOutOfRangeException(nameof(Pooling), pooling, "Unknown pooling.");
     }
 }

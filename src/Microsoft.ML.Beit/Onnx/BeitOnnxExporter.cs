@@ -121,6 +121,18 @@ public static class BeitOnnxExporter
         if (!Enum.IsDefined(architecture))
             throw new ArgumentOutOfRangeException(nameof(architecture), architecture, "Unknown BEiT architecture.");
 
+        int layers = config.NumHiddenLayers;
+        int featureLayer = options.Layer < 0 ? layers + 1 + options.Layer : options.Layer;
+        if (featureLayer < 0 || featureLayer > layers)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Layer,
+                $"Layer {options.Layer} does not exist: the model has {layers} blocks (use 0..{layers}, or -1..-{layers + 1} from the end).");
+        if (options.Pooling == BeitPooling.ClsAttention && featureLayer == 0)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Layer, $"Layer 0 is the embeddings, which have no attention; use a block, 1..{layers} (or -1 for the last).");
+        bool lastLayer = featureLayer == layers;
+        // A graph that outputs only the features of an earlier block stops there.
+        bool onlyFeatures = !classifier && !maskedImageModelingHead && !segmentationHead && !options.IncludeLastHiddenState;
+        int blocks = onlyFeatures && !lastLayer ? featureLayer : layers;
+
         var builder = new OnnxGraphBuilder(classifier || maskedImageModelingHead || segmentationHead ? HuggingFaceName(architecture) : "BeitFeatures");
         var net = new BeitOnnxGraph(builder, config, new BeitOnnxWeights(weights, source));
         var batch = "batch";
@@ -138,7 +150,7 @@ public static class BeitOnnxExporter
         // With one shared table every block adds the same bias: one initializer serves them all.
         string? sharedBias = !config.UseRelativePositionBias && net.RelativePositionBias(0) is { } shared
             ? net.BiasInitializer("beit.encoder.relative_position_bias.bias", shared) : null;
-        for (int layer = 0; layer < config.NumHiddenLayers; layer++)
+        for (int layer = 0; layer < blocks; layer++)
         {
             string? bias = config.UseRelativePositionBias
                 ? net.BiasInitializer($"beit.encoder.layer.{layer}.attention.attention.relative_position_bias.bias", net.RelativePositionBias(layer)!)
@@ -163,7 +175,7 @@ public static class BeitOnnxExporter
             AddLastHiddenState(builder, config, options, sequence);
             return Finish(builder, config, architecture, null, options);
         }
-        var pooling = options.Pooling ?? (maskedImageModeling ? BeitPooling.Mean : (BeitPooling?)null);
+        var pooling = options.Pooling ?? (maskedImageModeling || !lastLayer ? BeitPooling.Mean : (BeitPooling?)null);
 
         string? modelPooled = null;
         string ModelPooled() => modelPooled ??= config.UseMeanPooling
@@ -177,21 +189,33 @@ public static class BeitOnnxExporter
         string FinalNormed() => maskedImageModeling ? net.LayerNorm(sequence, "layernorm") : sequence;
         string Pooled(BeitPooling p) => p switch
         {
+            BeitPooling.ClsAttention => net.ClsAttention(featureLayer, "features.cls_attention"),
+            // Earlier layers are pooled raw, as the featurizer pools them.
+            BeitPooling.Mean when !lastLayer => net.MeanOfPatches(hidden[featureLayer], "features.mean"),
+            BeitPooling.Cls when !lastLayer => net.ClsToken(hidden[featureLayer], "features.cls"),
+            BeitPooling.Tokens when !lastLayer => net.FlatPatches(hidden[featureLayer], "features.tokens"),
             BeitPooling.Mean when config.UseMeanPooling && weights.ContainsKey("beit.pooler.layernorm.weight") => ModelPooled(),
             BeitPooling.Mean when maskedImageModeling => net.LayerNorm(net.MeanOfPatches(sequence, "features.mean"), "layernorm"),
             BeitPooling.Mean => net.MeanOfPatches(sequence, "features.mean"),
             BeitPooling.Cls => net.ClsToken(FinalNormed(), "features.cls"),
             BeitPooling.Tokens => net.FlatPatches(FinalNormed(), "features.tokens"),
-            _ => throw new NotSupportedException($"Pooling {p} has no ONNX export yet; the exporter supports Mean, Cls and Tokens."),
+            _ => throw new ArgumentOutOfRangeException(nameof(options), p, "Unknown pooling."),
         };
 
         string? pooled = classifier || pooling is null ? ModelPooled() : null;
         var features = pooling is { } chosen ? Pooled(chosen) : pooled!;
-        if (options.NormalizeL2)
+        // Attention maps are probabilities, never L2-normalized (as the featurizer returns them).
+        bool normalized = options.NormalizeL2 && pooling != BeitPooling.ClsAttention;
+        if (normalized)
             features = net.NormalizeL2(features, "features.normalized");
-        long featureSize = pooling == BeitPooling.Tokens ? (long)config.NumPatches * config.HiddenSize : config.HiddenSize;
+        long featureSize = pooling switch
+        {
+            BeitPooling.Tokens => (long)config.NumPatches * config.HiddenSize,
+            BeitPooling.ClsAttention => (long)config.NumAttentionHeads * config.NumPatches,
+            _ => config.HiddenSize,
+        };
 
-        builder.Output(features, Features, $"float32 [batch, {featureSize}] pooled features ({PoolingDescription(config, pooling, maskedImageModeling)}{(options.NormalizeL2 ? ", unit L2 norm" : "")})",
+        builder.Output(features, Features, $"float32 [batch, {featureSize}] pooled features ({PoolingDescription(config, pooling, maskedImageModeling)}{(lastLayer || pooling == BeitPooling.ClsAttention ? "" : $" of hidden state {featureLayer}, not final-normed")}{(pooling == BeitPooling.ClsAttention ? $" of block {featureLayer}" : "")}{(normalized ? ", unit L2 norm" : "")})",
             batch, featureSize);
         if (classifier)
         {
@@ -235,7 +259,10 @@ public static class BeitOnnxExporter
         Meta("beit.architecture", architecture.ToString());
         bool head = !options.FeaturesOnly && architecture is BeitArchitecture.MaskedImageModeling or BeitArchitecture.SemanticSegmentation;
         if (!head)
+        {
             Meta("beit.pooling", pooling?.ToString() ?? (config.UseMeanPooling ? "Pooler(Mean)" : "Pooler(Cls)"));
+            Meta("beit.layer", options.Layer.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
         Meta("beit.normalize_l2", options.NormalizeL2 ? "true" : "false");
         if (options.Preprocessor is { } preprocessor)
             Meta("beit.preprocessor", preprocessor.ToJson());
@@ -328,6 +355,7 @@ public static class BeitOnnxExporter
         BeitPooling.Mean => maskedImageModeling ? "mean of the patch tokens, then the final LayerNorm" : "mean of the patch tokens",
         BeitPooling.Cls => "CLS token",
         BeitPooling.Tokens => "all patch tokens, row-major patches then channels",
+        BeitPooling.ClsAttention => "the CLS token's attention to every patch, heads then row-major patches",
         _ => pooling.ToString()!,
     };
 }

@@ -129,6 +129,7 @@ internal sealed class BeitOnnxGraph
         if (bias is not null)
             scores = _g.Node("Add", $"{a}.scores_biased", [scores, bias]);
         var probabilities = _g.Node("Softmax", $"{a}.probabilities", [scores], AttrInt("axis", -1));
+        AttentionProbabilities.Add(probabilities);
         var context = _g.Node("MatMul", $"{a}.context_heads", [probabilities, v]);
         context = _g.Node("Transpose", $"{a}.context_tokens", [context], AttrInts("perm", 0, 2, 1, 3));
         context = _g.Node("Reshape", $"{a}.context", [context, Shape("shape_keep0_keep1_d", 0, 0, _d)]);
@@ -173,6 +174,18 @@ internal sealed class BeitOnnxGraph
         return _g.Node("Mul", $"{name}.gelu", [
             _g.Node("Mul", $"{name}.gelu_half_x", [x, Constant("half", 0.5f)]),
             _g.Node("Add", $"{name}.gelu_one_plus_tanh", [tanh, Constant("one", 1f)])]);
+    }
+
+    /// <summary>Each built block's attention probabilities [B, heads, T, T], in block order.</summary>
+    public List<string> AttentionProbabilities { get; } = [];
+
+    /// <summary>Block <paramref name="block"/>'s (1-based) attention from the CLS token to every patch: [B, heads * N].</summary>
+    public string ClsAttention(int block, string name)
+    {
+        var fromCls = _g.Node("Gather", $"{name}.from_cls", [AttentionProbabilities[block - 1],
+            _constants.TryGetValue("cls_index", out var i) ? i : (_constants["cls_index"] = _g.Int64("cls_index", [0], scalar: true))], AttrInt("axis", 2));
+        var toPatches = _g.Node("Slice", $"{name}.to_patches", [fromCls, Shape("slice_start_1", 1), Shape("slice_end_tokens", _tokens), Shape("slice_axis_2", 2)]);
+        return _g.Node("Reshape", name, [toPatches, Shape("shape_keep0_heads_patches", 0, (long)_c.NumAttentionHeads * _c.NumPatches)]);
     }
 
     /// <summary>[B, 1 + N, D] to the [B, N, D] patch tokens (the CLS token dropped).</summary>
