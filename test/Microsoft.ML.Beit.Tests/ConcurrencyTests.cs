@@ -5,7 +5,9 @@ namespace Microsoft.ML.Beit.Tests;
 public sealed class ConcurrencyTests
 {
     [TestMethod]
-    public void ThreadsWithTheirOwnPredictionEnginesAndInterleavedCursorsAgree()
+    [DataRow(BeitBackend.TorchSharp)]
+    [DataRow(BeitBackend.Onnx)]
+    public void ThreadsWithTheirOwnPredictionEnginesAndInterleavedCursorsAgree(BeitBackend backend)
     {
         string folder = TinyModels.TempDirectory();
         try
@@ -15,7 +17,7 @@ public sealed class ConcurrencyTests
             var ml = new MLContext(seed: 1);
             var data = ml.Data.LoadFromEnumerable(paths.Select(p => new FeaturizerTests.ImagePath { Path = p }));
             using var featurizer = ml.Transforms.BeitFeaturize("Features", "Path",
-                new BeitFeaturizerOptions { Model = BeitModelSource.FromDirectory(modelDir), BatchSize = 4 }).Fit(data);
+                new BeitFeaturizerOptions { Model = BeitModelSource.FromDirectory(modelDir), BatchSize = 4, Backend = backend }).Fit(data);
             var scored = featurizer.Transform(data);
             var expected = ml.Data.CreateEnumerable<FeaturizerTests.FeatureRow>(scored, false).Select(r => r.Features).ToList();
 
@@ -45,7 +47,7 @@ public sealed class ConcurrencyTests
                 getB(ref vb);
                 cursors = Math.Max(cursors, Math.Max(MaxDiff(va.DenseValues().ToArray(), expected[i]), MaxDiff(vb.DenseValues().ToArray(), expected[i])));
             }
-            Console.WriteLine($"4 threads x 36 predictions: worst max abs diff {worst.Max():E2}; two interleaved cursors: {cursors:E2}");
+            Console.WriteLine($"{backend}: 4 threads x 36 predictions: worst max abs diff {worst.Max():E2}; two interleaved cursors: {cursors:E2}");
             Assert.IsLessThanOrEqualTo(1e-5, worst.Max());
             Assert.IsLessThanOrEqualTo(1e-5, cursors);
         }
