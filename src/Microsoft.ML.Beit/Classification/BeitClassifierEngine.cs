@@ -26,8 +26,6 @@ internal sealed class BeitClassifierEngine : IBeitClassifierEngine
     public BeitImageProcessor Processor { get; }
     public string DeviceName { get; }
     public BeitConfig Config => Model.Config;
-    public int Classes => Config.NumLabels;
-    public IReadOnlyList<string> LabelNames => Enumerable.Range(0, Classes).Select(i => Config.Id2Label![i]).ToList();
 
     /// <summary>Class probabilities (softmax of the logits), one row per image, from one forward pass.</summary>
     public float[][] Probabilities(IReadOnlyList<RgbImage> images)
@@ -45,7 +43,7 @@ internal sealed class BeitClassifierEngine : IBeitClassifierEngine
         var pixels = Processor.ProcessBatch(images).to(_device);
         using var output = Model.forward(pixels);
         var probabilities = output.Logits.softmax(-1).to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
-        return Enumerable.Range(0, images.Count).Select(i => probabilities.AsSpan(i * Classes, Classes).ToArray()).ToArray();
+        return Enumerable.Range(0, images.Count).Select(i => probabilities.AsSpan(i * Config.NumLabels, Config.NumLabels).ToArray()).ToArray();
     }
 
     public void Dispose() => Model.Dispose();

@@ -44,8 +44,7 @@ internal sealed class BeitSegmentationEngine : IBeitSegmentationEngine
     public string DeviceName { get; }
     public int BatchSize { get; }
     public BeitConfig Config => Model.Config;
-    public int Classes => Config.NumLabels;
-    public IReadOnlyList<string> ClassNames => Enumerable.Range(0, Classes).Select(i => Config.Id2Label![i]).ToList();
+    int Classes => Config.NumLabels;
 
     /// <summary>Masks (and probabilities on request) for each image; windows of all images share forward passes.</summary>
     public IReadOnlyList<SegmentationPrediction> Predict(IReadOnlyList<RgbImage> images, bool withProbabilities = false)

@@ -7,7 +7,7 @@ namespace Microsoft.ML.Beit.Segmentation;
 internal static class BeitSegmentationEvaluation
 {
     /// <summary>Runs the engine on every row of <paramref name="data"/> and compares with its label maps (validation during training).</summary>
-    public static BeitSegmentationMetrics Evaluate(BeitSegmentationEngine engine, SegmentedImageReader reader, IDataView data,
+    public static BeitSegmentationMetrics Evaluate(IBeitSegmentationEngine engine, SegmentedImageReader reader, IDataView data,
         int ignoreIndex, bool reduceLabels, int batchSize)
     {
         var confusion = new SegmentationConfusion(engine.Classes, ignoreIndex, reduceLabels);
