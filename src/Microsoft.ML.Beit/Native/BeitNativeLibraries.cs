@@ -51,7 +51,8 @@ public static class BeitNativeLibraries
 
         string torchSharpDirectory = Path.GetDirectoryName(typeof(TorchSharp.torch).Assembly.Location) ?? AppContext.BaseDirectory;
         string rid = "linux-" + RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
-        var searched = new List<string> { AppContext.BaseDirectory, torchSharpDirectory,
+        // An application's output (where the build step already patched the copy), then TorchSharp's package.
+        var searched = new List<string> { AppContext.BaseDirectory, Path.Combine(AppContext.BaseDirectory, "runtimes", rid, "native"), torchSharpDirectory,
             Path.GetFullPath(Path.Combine(torchSharpDirectory, "..", "..", "runtimes", rid, "native")) };
         searched.AddRange(NativeSearchDirectories());
 
