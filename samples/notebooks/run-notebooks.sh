@@ -19,8 +19,8 @@ mkdir -p artifacts/notebooks
 # The notebooks reference Microsoft.ML.Beit 0.1.0 from artifacts/packages. Pack the library as built (Debug, by
 # `dotnet test`; built here when it is not), and drop a stale copy of this same version from the NuGet cache,
 # since NuGet never re-extracts a version it already holds.
-if ! { dotnet build src/Microsoft.ML.Beit/Microsoft.ML.Beit.csproj -nologo -v q &&
-       dotnet pack src/Microsoft.ML.Beit/Microsoft.ML.Beit.csproj --no-build -nologo -v q -o artifacts/packages; } > artifacts/notebooks/pack.log 2>&1; then
+if ! { dotnet build src/Microsoft.ML.Beit/Microsoft.ML.Beit.csproj -c Debug -nologo -v q &&
+       dotnet pack src/Microsoft.ML.Beit/Microsoft.ML.Beit.csproj -c Debug --no-build -nologo -v q -o artifacts/packages; } > artifacts/notebooks/pack.log 2>&1; then
   tail -n 20 artifacts/notebooks/pack.log
   echo "notebooks: 0 passed, ${#names[@]} failed (packing the library failed)"
   exit 1
