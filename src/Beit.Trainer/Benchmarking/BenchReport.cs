@@ -42,7 +42,7 @@ internal static class BenchMachine
             memory = memory.Select(m => new
             {
                 workload = m.Workload, count = m.Count, every = m.Every, seconds = m.Seconds, weight_bytes = m.WeightBytes,
-                rss_growth = m.RssGrowth, native_growth_bytes = m.NativeGrowthBytes, peak_rss_bytes = m.PeakRssBytes,
+                rss_growth = m.RssGrowth, final_rss_growth = m.FinalRssGrowth, native_growth_bytes = m.NativeGrowthBytes, peak_rss_bytes = m.PeakRssBytes,
                 ceiling_bytes = m.CeilingBytes, tensors_outside_scopes = m.TensorsOutsideScopes,
                 samples = m.Samples.Select(s => new
                 {
