@@ -6,7 +6,8 @@ namespace Beit.Trainer.Benchmarking;
 /// <summary>One reading of the process's memory: resident set, its peak so far, the managed heap, and live tensors.</summary>
 /// <param name="RssBytes">Resident set size now (VmRSS on Linux).</param>
 /// <param name="PeakRssBytes">The highest resident set size of the process so far (VmHWM on Linux).</param>
-/// <param name="ManagedBytes">Memory the .NET GC has committed; the rest of the resident set is native (LibTorch, SkiaSharp, code).</param>
+/// <param name="ManagedBytes">Memory the .NET GC had committed at its most recent collection (0 before the first); the rest of the
+/// resident set is native (LibTorch, SkiaSharp, code).</param>
 /// <param name="TensorsOutsideScopes">Tensors created on this thread outside any dispose scope since the process started:
 /// those are freed only by the finalizer, so a count that grows with the work is a leak of native memory until a GC happens.</param>
 internal sealed record MemorySample(long RssBytes, long PeakRssBytes, long ManagedBytes, long TensorsOutsideScopes)
