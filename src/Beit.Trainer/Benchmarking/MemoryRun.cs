@@ -4,8 +4,8 @@ namespace Beit.Trainer.Benchmarking;
 internal sealed record MemoryRun(string Workload, int Count, int Every, long WeightBytes, double Seconds,
     IReadOnlyList<(long Done, MemorySample Sample)> Samples)
 {
-    /// <summary>The reading after the first <see cref="Every"/> items: the baseline, once the model and buffers are warm.</summary>
-    public MemorySample AfterFirst => Samples.First(s => s.Done >= Every).Sample;
+    /// <summary>The reading after the first <see cref="Every"/> items: the baseline, once the model and buffers are warm (the last reading in a run shorter than that).</summary>
+    public MemorySample AfterFirst => Samples.FirstOrDefault(s => s.Done >= Every).Sample ?? Samples[^1].Sample;
 
     /// <summary>The highest resident set after the first reading, as a fraction above the baseline (0.05 = 5 % growth).</summary>
     public double RssGrowth => (double)Samples.Where(s => s.Done > Every).Select(s => s.Sample.RssBytes).DefaultIfEmpty(AfterFirst.RssBytes).Max() / AfterFirst.RssBytes - 1;
@@ -16,13 +16,13 @@ internal sealed record MemoryRun(string Workload, int Count, int Every, long Wei
     /// <summary>Native memory (resident set minus the GC's committed memory) at the end minus after the first <see cref="Every"/> items.</summary>
     public long NativeGrowthBytes => Samples[^1].Sample.NativeBytes - AfterFirst.NativeBytes;
 
-    /// <summary>Tensors created outside any dispose scope during the run (after the first reading).</summary>
+    /// <summary>Tensors created outside any dispose scope between the first and the last reading.</summary>
     public long TensorsOutsideScopes => Samples[^1].Sample.TensorsOutsideScopes - Samples[0].Sample.TensorsOutsideScopes;
 
     /// <summary>The process's peak resident set at the end of the run.</summary>
     public long PeakRssBytes => Samples[^1].Sample.PeakRssBytes;
 
-    /// <summary>The ceiling: the weights' size plus 1.5 GB.</summary>
+    /// <summary>The ceiling: the weights' size plus 1.5 GB (taken as 1.5 GiB).</summary>
     public long CeilingBytes => WeightBytes + 1536L * 1024 * 1024;
 
     /// <summary>The per-sample table and the verdicts, for a person reading the console.</summary>
