@@ -102,15 +102,28 @@ public sealed class BenchToolTests
     [TestMethod]
     public void BenchReportsGemmRateAndImagesPerSecond()
     {
-        var (code, output, error) = BeitToolTests.Beit("bench", "--size", "tiny", "--batch", "1,4", "--iterations", "1");
+        string json = Path.Combine(TinyModels.TempDirectory(), "bench.json");
+        var (code, output, error) = BeitToolTests.Beit("bench", "--size", "tiny", "--batch", "1,4", "--iterations", "1", "--json", json);
         Console.WriteLine(output);
         Assert.AreEqual(0, code, error);
-        StringAssert.Contains(output, "GFLOP/s (2048^3 matrix products)");
-        Assert.AreEqual(2, output.Split('\n').Count(l => l.TrimStart().StartsWith("1 ", StringComparison.Ordinal) || l.TrimStart().StartsWith("4 ", StringComparison.Ordinal)));
-        (code, output, error) = BeitToolTests.Beit("bench", "--size", "tiny", "--batch", "4", "--iterations", "1", "--pipeline-images", "12");
+        StringAssert.Contains(output, "GFLOP/s (2048^3 matrix products");
+        Assert.AreEqual(2, output.Split('\n').Count(l => l.StartsWith("forward ", StringComparison.Ordinal)), "one row per batch size");
+        StringAssert.Contains(output, "peak RSS");
+        using (var document = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json)))
+        {
+            var rows = document.RootElement.GetProperty("throughput");
+            Assert.AreEqual(2, rows.GetArrayLength());
+            Assert.IsGreaterThan(0.0, rows[1].GetProperty("images_per_s").GetDouble());
+            Assert.IsGreaterThan(0L, document.RootElement.GetProperty("peak_rss_bytes").GetInt64());
+        }
+        Directory.Delete(Path.GetDirectoryName(json)!, recursive: true);
+        // The PyTorch peer knows base and large only: a tiny run says so and goes on without it.
+        (code, output, error) = BeitToolTests.Beit("bench", "--size", "tiny", "--batch", "4", "--iterations", "1", "--pipeline-images", "12", "--peer");
         Console.WriteLine(output);
         Assert.AreEqual(0, code, error);
-        StringAssert.Contains(output, "featurize pipeline from 12 JPEG files");
+        StringAssert.Contains(output, "no peer figures");
+        StringAssert.Contains(output, "featurize pipeline");
+        StringAssert.Contains(output, "12 JPEGs 256x256");
         (code, output, error) = BeitToolTests.Beit("bench", "--size", "tiny", "--batch", "2", "--iterations", "1", "--train");
         Console.WriteLine(output);
         Assert.AreEqual(0, code, error);
