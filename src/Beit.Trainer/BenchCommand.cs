@@ -24,10 +24,11 @@ internal static class BenchCommand
         var pipeline = new Option<int?>("--pipeline-images") { Description = "Also time the BeitFeaturize pipeline end to end (JPEG files decoded, preprocessed, scored) on this many generated 256x256 JPEGs, at the first batch size." };
         var train = new Option<bool>("--train") { Description = "Time training steps (forward, cross-entropy, backward, AdamW with layer decay) instead of inference; counted as 3x forward FLOPs." };
         var peer = new Option<bool>("--peer") { Description = "Also run the PyTorch eager peer (../shared/bench/run_peer.sh; base and large, float32) for the same size, batch and mode, and print our images/s over its." };
+        var onnx = new Option<bool>("--onnx") { Description = "Also time the same model exported to ONNX and run by ONNX Runtime on the CPU (the Backend = Onnx scoring option), at each batch size." };
         var json = new Option<string?>("--json") { Description = "Also write the results (machine, GEMM rate, rows, peak RSS) to this JSON file." };
         var command = new Command("bench", "Measure forward images/s of a BEiT preset and the fraction of this machine's float32 GEMM rate it reaches.")
         {
-            size, batches, iterations, dtype, threads, imageSize, train, pipeline, peer, json,
+            size, batches, iterations, dtype, threads, imageSize, train, pipeline, peer, onnx, json,
         };
         command.SetAction(parse => CommandRunner.Run(() =>
         {
@@ -57,6 +58,8 @@ internal static class BenchCommand
             var suite = new ThroughputSuite(gemm, withPeer, get_num_threads(), Console.Out);
             Console.WriteLine(ThroughputSuite.Header);
             suite.Model(preset, config, type, training, sizes, parse.GetValue(iterations));
+            if (parse.GetValue(onnx) && !training && type == ScalarType.Float32)
+                suite.OnnxRuntime(preset, config, sizes, parse.GetValue(iterations));
             if (parse.GetValue(pipeline) is int count && !training)
                 suite.Pipeline(preset, config, sizes[0], count);
             Console.WriteLine($"peak RSS {MemorySample.MiB(MemorySample.PeakRss()):F0} MiB");

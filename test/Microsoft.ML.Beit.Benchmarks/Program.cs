@@ -15,13 +15,14 @@ var sizes = new Option<string>("--sizes") { Description = "Presets for the forwa
 var batches = new Option<string>("--batch") { Description = "Forward batch sizes.", DefaultValueFactory = _ => "1,8,32" };
 var trainBatches = new Option<string>("--train-batch") { Description = "Training-step batch sizes (first preset of --sizes); empty for none.", DefaultValueFactory = _ => "8,32" };
 var bfloat16Batches = new Option<string>("--bfloat16-batch") { Description = "bfloat16 forward batch sizes (first preset); empty for none.", DefaultValueFactory = _ => "8" };
+var onnxBatches = new Option<string>("--onnx-batch") { Description = "ONNX Runtime forward batch sizes (first preset); empty for none.", DefaultValueFactory = _ => "8" };
 var pipelineImages = new Option<int>("--pipeline-images") { Description = "JPEG files for the featurize pipeline row (first preset, --pipeline-batch); 0 for none.", DefaultValueFactory = _ => 96 };
 var pipelineBatch = new Option<int>("--pipeline-batch") { Description = "Batch size of the featurize pipeline row.", DefaultValueFactory = _ => 8 };
 var iterations = new Option<int>("--iterations") { Description = "Timed passes per row, after one warm-up pass (the peer gets as many).", DefaultValueFactory = _ => 3 };
 var noPeer = new Option<bool>("--no-peer") { Description = "Do not run the PyTorch peer even where ../shared/bench is present." };
-var throughput = new Command("throughput", "Forward, featurize-pipeline, training-step and bfloat16 images/s, as fractions of the GEMM rate and ratios to the PyTorch peer.")
+var throughput = new Command("throughput", "Forward (TorchSharp and ONNX Runtime), featurize-pipeline, training-step and bfloat16 images/s, as fractions of the GEMM rate and ratios to the PyTorch peer.")
 {
-    sizes, batches, trainBatches, bfloat16Batches, pipelineImages, pipelineBatch, iterations, noPeer, threads, output,
+    sizes, batches, trainBatches, bfloat16Batches, onnxBatches, pipelineImages, pipelineBatch, iterations, noPeer, threads, output,
 };
 throughput.SetAction(parse =>
 {
@@ -44,6 +45,8 @@ throughput.SetAction(parse =>
         suite.Model(first, BeitConfig.FromPreset(first), ScalarType.Float32, true, train, n);
     if (List(parse.GetValue(bfloat16Batches)!, int.Parse) is { Count: > 0 } bf16)
         suite.Model(first, BeitConfig.FromPreset(first), ScalarType.BFloat16, false, bf16, n);
+    if (List(parse.GetValue(onnxBatches)!, int.Parse) is { Count: > 0 } onnx)
+        suite.OnnxRuntime(first, BeitConfig.FromPreset(first), onnx, n);
     Finish(parse.GetValue(output)!, "throughput", gemm, suite.Rows, []);
 });
 

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using Microsoft.ML.Beit.Modeling;
+using Microsoft.ML.Beit.Onnx;
 using static TorchSharp.torch;
 
 namespace Beit.Trainer.Benchmarking;
@@ -38,6 +40,36 @@ internal sealed class ThroughputSuite(double gemm, bool peer, int threads, TextW
             }
             Add(row);
         }
+    }
+
+    /// <summary>
+    /// Forward passes of the same randomly initialised backbone exported to ONNX and run by ONNX Runtime (full graph
+    /// optimization, CPU), as the <c>Backend = Onnx</c> scoring option runs it. The peer figure is its forward at that batch.
+    /// </summary>
+    public void OnnxRuntime(string size, BeitConfig config, IReadOnlyList<int> batches, int iterations)
+    {
+        manual_seed(1);
+        BeitOnnxSession session;
+        using (var model = new BeitModel(config))
+            session = BeitOnnxSession.FromGraph(BeitOnnxExporter.Build(model, new BeitOnnxExportOptions { Pooling = Microsoft.ML.Beit.BeitPooling.Mean }), "cpu", threads);
+        using (session)
+            foreach (int batch in batches)
+            {
+                var pixels = new float[batch * 3 * config.ImageSize * config.ImageSize];
+                var random = new Random(1);
+                for (int i = 0; i < pixels.Length; i++) pixels[i] = (float)(random.NextDouble() * 2 - 1);
+                void Pass() => session.Run(pixels, batch, 3, config.ImageSize, config.ImageSize, BeitOnnxExporter.Features);
+                Pass();
+                var clock = Stopwatch.StartNew();
+                for (int i = 0; i < iterations; i++) Pass();
+                double rate = batch * iterations / clock.Elapsed.TotalSeconds;
+                var torch = Rows.LastOrDefault(r => r.Workload == "forward" && r.Size == size && r.Batch == batch && r.Dtype == "float32");
+                Add(Row("forward ONNX Runtime", size, config, batch, ScalarType.Float32, rate, config.ForwardFlopsPerImage()) with
+                {
+                    PeerImagesPerSecond = torch?.PeerImagesPerSecond, PeerGemmGflops = torch?.PeerGemmGflops,
+                    Note = torch is null ? null : $"{rate / torch.ImagesPerSecond:P0} of TorchSharp's forward",
+                });
+            }
     }
 
     /// <summary>The BeitFeaturize pipeline from <paramref name="images"/> generated JPEG files, after one warm-up batch.</summary>
