@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using SkiaSharp;
 
 namespace Microsoft.ML.Beit.Tests;
@@ -28,28 +27,16 @@ internal static class FashionMnist
     /// <summary>The first <paramref name="count"/> images of the training ("train") or test ("t10k") subset, PNG-encoded.</summary>
     public static List<Example> Load(string kind, int count)
     {
-        byte[] images = Gunzip(Path.Combine(Directory, $"{kind}-images-idx3-ubyte.gz"));
-        byte[] labels = Gunzip(Path.Combine(Directory, $"{kind}-labels-idx1-ubyte.gz"));
-        int available = BigEndian(images, 4), rows = BigEndian(images, 8), cols = BigEndian(images, 12);
-        count = Math.Min(count, available);
+        // The library's reader checks the IDX headers; the tests add the PNG encoding their image columns read.
+        var split = Segmentation.FashionMnistIdx.Read(Directory, kind);
+        count = Math.Min(count, split.Count);
         var result = new List<Example>(count);
         for (int i = 0; i < count; i++)
         {
-            var gray = images.AsSpan(16 + i * rows * cols, rows * cols).ToArray();
-            using var image = SKImage.FromPixelCopy(new SKImageInfo(cols, rows, SKColorType.Gray8, SKAlphaType.Opaque), gray, cols);
+            using var image = SKImage.FromPixelCopy(new SKImageInfo(split.Columns, split.Rows, SKColorType.Gray8, SKAlphaType.Opaque), split.Item(i).ToArray(), split.Columns);
             using var png = image.Encode(SKEncodedImageFormat.Png, 100);
-            result.Add(new Example { Image = png.ToArray(), Label = ClassNames[labels[8 + i]] });
+            result.Add(new Example { Image = png.ToArray(), Label = ClassNames[split.Labels[i]] });
         }
         return result;
-    }
-
-    static int BigEndian(byte[] bytes, int offset) => bytes[offset] << 24 | bytes[offset + 1] << 16 | bytes[offset + 2] << 8 | bytes[offset + 3];
-
-    static byte[] Gunzip(string path)
-    {
-        using var input = new GZipStream(File.OpenRead(path), CompressionMode.Decompress);
-        using var output = new MemoryStream();
-        input.CopyTo(output);
-        return output.ToArray();
     }
 }
