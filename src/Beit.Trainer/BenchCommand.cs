@@ -25,10 +25,11 @@ internal static class BenchCommand
         var train = new Option<bool>("--train") { Description = "Time training steps (forward, cross-entropy, backward, AdamW with layer decay) instead of inference; counted as 3x forward FLOPs." };
         var peer = new Option<bool>("--peer") { Description = "Also run the PyTorch eager peer (../shared/bench/run_peer.sh; base and large, float32) for the same size, batch and mode, and print our images/s over its." };
         var onnx = new Option<bool>("--onnx") { Description = "Also time the same model exported to ONNX and run by ONNX Runtime on the CPU (the Backend = Onnx scoring option), at each batch size." };
+        var breakdown = new Option<bool>("--breakdown") { Description = "Also split the forward time at each batch size into the linear layers' matrix products and everything else (attention, softmax, LayerNorm, GELU, patch embedding)." };
         var json = new Option<string?>("--json") { Description = "Also write the results (machine, GEMM rate, rows, peak RSS) to this JSON file." };
         var command = new Command("bench", "Measure forward images/s of a BEiT preset and the fraction of this machine's float32 GEMM rate it reaches.")
         {
-            size, batches, iterations, dtype, threads, imageSize, train, pipeline, peer, onnx, json,
+            size, batches, iterations, dtype, threads, imageSize, train, pipeline, peer, onnx, breakdown, json,
         };
         command.SetAction(parse => CommandRunner.Run(() =>
         {
@@ -60,6 +61,14 @@ internal static class BenchCommand
             suite.Model(preset, config, type, training, sizes, parse.GetValue(iterations));
             if (parse.GetValue(onnx) && !training && type == ScalarType.Float32)
                 suite.OnnxRuntime(preset, config, sizes, parse.GetValue(iterations));
+            if (parse.GetValue(breakdown) && !training && type == ScalarType.Float32)
+                foreach (int batch in sizes)
+                {
+                    var (forward, linear, share) = ForwardBreakdown.Measure(config, batch, parse.GetValue(iterations));
+                    Console.WriteLine($"breakdown, batch {batch}: forward {forward:F3} s; the linear layers' products alone {linear:F3} s " +
+                        $"({linear / forward:P0} of the time, {share:P0} of the FLOPs, {config.ForwardFlopsPerImage() * batch * share / linear / 1e9:F0} GFLOP/s); " +
+                        $"everything else {forward - linear:F3} s ({1 - linear / forward:P0} of the time, {1 - share:P0} of the FLOPs)");
+                }
             if (parse.GetValue(pipeline) is int count && !training)
                 suite.Pipeline(preset, config, sizes[0], count);
             Console.WriteLine($"peak RSS {MemorySample.MiB(MemorySample.PeakRss()):F0} MiB");

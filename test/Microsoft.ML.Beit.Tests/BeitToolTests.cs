@@ -118,10 +118,13 @@ public sealed class BenchToolTests
         }
         Directory.Delete(Path.GetDirectoryName(json)!, recursive: true);
         // The PyTorch peer knows base and large only: a tiny run says so and goes on without it.
-        (code, output, error) = BeitToolTests.Beit("bench", "--size", "tiny", "--batch", "4", "--iterations", "1", "--pipeline-images", "12", "--peer");
+        (code, output, error) = BeitToolTests.Beit("bench", "--size", "tiny", "--batch", "4", "--iterations", "1", "--pipeline-images", "12", "--peer",
+            "--onnx", "--breakdown");
         Console.WriteLine(output);
         Assert.AreEqual(0, code, error);
         StringAssert.Contains(output, "no peer figures");
+        StringAssert.Contains(output, "forward ONNX Runtime");
+        StringAssert.Contains(output, "breakdown, batch 4: forward");
         StringAssert.Contains(output, "featurize pipeline");
         StringAssert.Contains(output, "12 JPEGs 256x256");
         (code, output, error) = BeitToolTests.Beit("bench", "--size", "tiny", "--batch", "2", "--iterations", "1", "--train");
