@@ -292,7 +292,7 @@ public static class BeitOnnxExporter
         ArgumentException.ThrowIfNullOrEmpty(path);
         string full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        long weightBytes = model.Graph.Initializer.Sum(t => (long)t.RawData.Length);
+        long weightBytes = WeightBytes(model);
         bool external = externalData ?? weightBytes > MaxInlineBytes;
         if (!external && weightBytes > MaxInlineBytes)
             throw new NotSupportedException($"The model's weights take {weightBytes / 1e9:F2} GB, more than the {MaxInlineBytes / 1e9:F0} GB a single " +
@@ -318,6 +318,9 @@ public static class BeitOnnxExporter
         else if (File.Exists(dataPath)) File.Delete(dataPath);   // a stale weights file from an earlier external save
         File.Move(full + ".partial", full, overwrite: true);
     }
+
+    /// <summary>The bytes of a model's inline initializers (its weights).</summary>
+    internal static long WeightBytes(ModelProto model) => model.Graph.Initializer.Sum(t => (long)t.RawData.Length);
 
     // Moves large initializers' bytes to the data file and points the tensors at them (location, offset, length).
     static List<(TensorProto Tensor, ByteString Data)> WriteExternalData(GraphProto graph, string path, string location)

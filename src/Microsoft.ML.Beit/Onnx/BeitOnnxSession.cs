@@ -69,7 +69,7 @@ internal sealed class BeitOnnxSession : IDisposable
     /// <exception cref="NotSupportedException">The weights exceed what one serialized ONNX model holds (2 GB).</exception>
     public static BeitOnnxSession FromGraph(global::Onnx.ModelProto graph, string? device, int? threads)
     {
-        long weightBytes = graph.Graph.Initializer.Sum(t => (long)t.RawData.Length);
+        long weightBytes = BeitOnnxExporter.WeightBytes(graph);
         if (weightBytes > BeitOnnxExporter.MaxInlineBytes)
             throw new NotSupportedException($"Backend = Onnx keeps the ONNX model in memory and in the model zip, which hold at most 2 GB, and this model's weights " +
                 $"take {weightBytes / 1e9:F2} GB. Use Backend = TorchSharp, or export it with beit export-onnx (external data) and score the file with ONNX Runtime.");

@@ -16,9 +16,6 @@ internal sealed class OnnxGraphBuilder
 
     public OnnxGraphBuilder(string name) => _graph.Name = name;
 
-    /// <summary>Bytes held by the initializers so far (what counts against protobuf's 2 GB message limit).</summary>
-    public long InitializerBytes { get; private set; }
-
     public GraphProto Graph => _graph;
 
     string Fresh(string hint)
@@ -39,7 +36,6 @@ internal sealed class OnnxGraphBuilder
         var tensor = new TensorProto { Name = Fresh(name), DataType = (int)TensorProto.Types.DataType.Float };
         tensor.Dims.AddRange(dims);
         tensor.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(data).ToArray());
-        InitializerBytes += (long)data.Length * sizeof(float);
         _graph.Initializer.Add(tensor);
         return tensor.Name;
     }
@@ -54,7 +50,6 @@ internal sealed class OnnxGraphBuilder
         var tensor = new TensorProto { Name = Fresh(name), DataType = (int)TensorProto.Types.DataType.Int64 };
         if (!scalar) tensor.Dims.Add(values.Length);
         tensor.Int64Data.AddRange(values);
-        InitializerBytes += values.Length * sizeof(long);
         _graph.Initializer.Add(tensor);
         return tensor.Name;
     }
