@@ -27,9 +27,13 @@ internal static class QuickstartCommand
         var batchSize = new Option<int>("--batch-size") { Description = "Images per batch.", DefaultValueFactory = _ => 16 };
         var learningRate = new Option<double>("--lr") { Description = "Peak learning rate.", DefaultValueFactory = _ => 1e-3 };
         var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay.", DefaultValueFactory = _ => 0.1 };
+        var dropPath = new Option<double>("--drop-path") { Description = "Stochastic depth rate of the last block.", DefaultValueFactory = _ => 0 };
+        var validationEvery = new Option<int>("--validate-every") {
+            Description = "Hold out every Nth training image to validate each epoch and keep the best epoch; 0 trains on all of them.",
+            DefaultValueFactory = _ => 10 };
         var command = new Command("quickstart", "Train, evaluate and save a small BEiT classifier on the bundled Fashion-MNIST subset.")
         {
-            data, output, epochs, train, test, architecture, augment, batchSize, learningRate, weightDecay,
+            data, output, epochs, train, test, architecture, augment, batchSize, learningRate, weightDecay, dropPath, validationEvery,
         };
         command.SetAction(parse => CommandRunner.Run(() =>
         {
@@ -54,7 +58,7 @@ internal static class QuickstartCommand
                 WarmupEpochs = 1,
                 WeightDecay = parse.GetValue(weightDecay),
                 LayerDecay = 1.0,
-                DropPath = 0,
+                DropPath = parse.GetValue(dropPath),
                 HeadInitScale = 1.0,
                 Augment = parse.GetValue(augment),
                 MinCropScale = 0.8,
@@ -62,9 +66,11 @@ internal static class QuickstartCommand
                 RandomErasing = 0,
                 Seed = 7,
             };
-            // Every tenth training image validates (and picks the best epoch); the test images only measure the result.
-            var validationRows = trainRows.Where((_, i) => i % 10 == 9).ToList();
-            var fitRows = trainRows.Where((_, i) => i % 10 != 9).ToList();
+            // Every Nth training image validates (and picks the best epoch); the test images only measure the result.
+            int every = parse.GetValue(validationEvery);
+            if (every is < 0 or 1) throw new ArgumentException($"--validate-every must be 0 (no validation) or at least 2, not {every}.");
+            var validationRows = every == 0 ? null : trainRows.Where((_, i) => i % every == every - 1).ToList();
+            var fitRows = every == 0 ? trainRows : trainRows.Where((_, i) => i % every != every - 1).ToList();
             FinetuneCommand.Train(ml, fitRows, validationRows, options, Path.Combine(root, "model.zip"), testRows);
             Console.WriteLine($"Next: dotnet run --project src/Beit.Trainer -- predict --model {Path.Combine(root, "model.zip")} --images {Path.Combine(root, "images", "test", "Bag")}");
         }));

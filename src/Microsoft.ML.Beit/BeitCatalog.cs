@@ -91,7 +91,7 @@ public static class BeitCatalog
     /// <param name="device"><c>cpu</c>, <c>cuda</c>/<c>cuda:N</c> (needs Microsoft.ML.OnnxRuntime.Gpu in the application) or <c>auto</c>.</param>
     /// <param name="threads">ONNX Runtime intra-op threads; null for its default.</param>
     /// <exception cref="ArgumentException">The model holds no BEiT transformer.</exception>
-    /// <exception cref="NotSupportedException">A BEiT transformer has no ONNX export (for example a featurizer of an intermediate layer).</exception>
+    /// <exception cref="NotSupportedException">A BEiT transformer has no ONNX export (for example a model whose <c>hidden_act</c> has no ONNX operator).</exception>
     public static ITransformer ToOnnxBackend(this ModelOperationsCatalog catalog, ITransformer model, string device = "auto", int? threads = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);

@@ -46,7 +46,7 @@ public abstract class BeitImageTransformer : ITransformer, IDisposable, IBeitIma
     /// </summary>
     /// <param name="device"><c>cpu</c>, <c>cuda</c>/<c>cuda:N</c> (needs Microsoft.ML.OnnxRuntime.Gpu in the application) or <c>auto</c> (CUDA when available).</param>
     /// <param name="threads">ONNX Runtime intra-op threads; null for its default (all cores).</param>
-    /// <exception cref="NotSupportedException">The model or setting has no ONNX export (for example a featurizer of an intermediate layer).</exception>
+    /// <exception cref="NotSupportedException">The model or setting has no ONNX export (for example a model whose <c>hidden_act</c> has no ONNX operator).</exception>
     public abstract BeitImageTransformer ToOnnxBackend(string device = "auto", int? threads = null);
 
     /// <inheritdoc/>
