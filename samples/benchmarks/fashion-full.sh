@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
-# The fine-tuning issue's full-data benchmark: a small BEiT (4x4 patches, 64 wide, 4 blocks) trained from scratch on the
-# 60,000 Fashion-MNIST training images (54,000 train / 6,000 validation), tested on the 10,000 test images.
+# The fine-tuning issue's full-data benchmark: a small BEiT (samples/configs/fashion-128x6.json: 4x4 patches, 128 wide,
+# 6 blocks, 8 heads) trained from scratch on all 60,000 Fashion-MNIST training images (no validation split: the last
+# epoch is kept), tested on the 10,000 test images. Measured: test accuracy 0.9265 in 88 min on 2 CPU cores (README,
+# Performance, which also gives a quicker recipe).
 # Usage: bash samples/benchmarks/fashion-full.sh [fashion-mnist IDX folder] [output folder]
 set -euo pipefail
 DATA=${1:-../shared/datasets/fashion-mnist}
 OUT=${2:-bench-fashion-full}
 mkdir -p "$OUT"
 dotnet publish src/Beit.Trainer -c Release -o "$OUT/app" > "$OUT/publish.log"
-cat > "$OUT/model.json" <<'JSON'
-{"model_type": "beit", "image_size": 28, "patch_size": 4, "hidden_size": 64, "num_hidden_layers": 4, "num_attention_heads": 4,
- "intermediate_size": 128, "use_relative_position_bias": true, "layer_norm_eps": 1e-6, "layer_scale_init_value": 0}
-JSON
 start=$(date +%s)
 dotnet "$OUT/app/beit.dll" quickstart --data "$DATA" --output "$OUT" --train-images 60000 --test-images 10000 \
-    --model-config "$OUT/model.json" --augment --epochs 20 --batch-size 128 --lr 3e-3 --weight-decay 0.05 2> "$OUT/progress.log"
+    --model-config samples/configs/fashion-128x6.json --augment --epochs 36 --batch-size 128 --lr 2e-3 --weight-decay 0.05 \
+    --drop-path 0.1 --validate-every 0 2> "$OUT/progress.log"
 echo "wall time $(( $(date +%s) - start )) s (including writing 70,000 PNGs on the first run)"

@@ -1,0 +1,71 @@
+namespace Microsoft.ML.Beit.Tests;
+
+/// <summary><c>beit quickstart</c>, the README's main job, on the Fashion-MNIST subset the repository ships (shortened).</summary>
+[TestClass]
+public sealed class QuickstartToolTests
+{
+    // The zip starts with the label's MapValueToKey, as ML.NET pipelines do, so scoring rows carry a (possibly empty) Label.
+    public sealed class PathRow
+    {
+        public string Path { get; set; } = "";
+        public string Label { get; set; } = "";
+    }
+
+    public sealed class Predicted
+    {
+        public string PredictedLabel { get; set; } = "";
+    }
+
+    [TestMethod]
+    public void QuickstartTrainsEvaluatesAndSavesAModelThatReloads()
+    {
+        string folder = TinyModels.TempDirectory();
+        try
+        {
+            var (code, output, error) = BeitToolTests.Beit("quickstart", "--output", folder, "--epochs", "1", "--train-images", "200", "--test-images", "50");
+            Console.WriteLine(output);
+            Assert.AreEqual(0, code, error);
+            // Every tenth training image validates by default; the test images are only evaluated.
+            StringAssert.Contains(output, "Training on 180 images of 10 classes, validating on 20");
+            StringAssert.Contains(output, "Metrics on 50 held-out test images");
+            StringAssert.Contains(output, "Accuracy ");
+            string zip = Path.Combine(folder, "model.zip");
+            Assert.IsTrue(File.Exists(zip));
+            var testImages = Directory.GetFiles(Path.Combine(folder, "images", "test"), "*.png", SearchOption.AllDirectories);
+            Assert.HasCount(50, testImages);
+
+            var ml = new MLContext(seed: 1);
+            var model = ml.Model.Load(zip, out _);
+            var rows = ml.Data.LoadFromEnumerable(testImages.Select(p => new PathRow { Path = p }));
+            var predicted = ml.Data.CreateEnumerable<Predicted>(model.Transform(rows), false).ToList();
+            string[] classes = Directory.GetDirectories(Path.Combine(folder, "images", "train")).Select(Path.GetFileName).ToArray()!;
+            Assert.IsTrue(predicted.All(p => classes.Contains(p.PredictedLabel)), "every prediction is one of the class folders' names");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void ValidateEveryZeroTrainsOnEveryImageAndOneIsRefused()
+    {
+        string folder = TinyModels.TempDirectory();
+        try
+        {
+            var (code, output, error) = BeitToolTests.Beit("quickstart", "--output", folder, "--epochs", "1", "--train-images", "100", "--test-images", "20",
+                "--validate-every", "0", "--drop-path", "0.1");
+            Assert.AreEqual(0, code, error);
+            StringAssert.Contains(output, "Training on 100 images");
+            Assert.DoesNotContain("validating", output);
+
+            (code, _, error) = BeitToolTests.Beit("quickstart", "--output", folder, "--validate-every", "1");
+            Assert.AreEqual(1, code);
+            StringAssert.Contains(error, "--validate-every must be 0 (no validation) or at least 2");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+}
