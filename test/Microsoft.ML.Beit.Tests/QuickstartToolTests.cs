@@ -4,18 +4,6 @@ namespace Microsoft.ML.Beit.Tests;
 [TestClass]
 public sealed class QuickstartToolTests
 {
-    // The zip starts with the label's MapValueToKey, as ML.NET pipelines do, so scoring rows carry a (possibly empty) Label.
-    public sealed class PathRow
-    {
-        public string Path { get; set; } = "";
-        public string Label { get; set; } = "";
-    }
-
-    public sealed class Predicted
-    {
-        public string PredictedLabel { get; set; } = "";
-    }
-
     [TestMethod]
     public void QuickstartTrainsEvaluatesAndSavesAModelThatReloads()
     {
@@ -36,8 +24,9 @@ public sealed class QuickstartToolTests
 
             var ml = new MLContext(seed: 1);
             var model = ml.Model.Load(zip, out _);
-            var rows = ml.Data.LoadFromEnumerable(testImages.Select(p => new PathRow { Path = p }));
-            var predicted = ml.Data.CreateEnumerable<Predicted>(model.Transform(rows), false).ToList();
+            // The zip starts with the label's MapValueToKey, as ML.NET pipelines do, so scoring rows carry a (here empty) Label.
+            var rows = ml.Data.LoadFromEnumerable(testImages.Select(p => new FinetuneToolTests.PathRow { Path = p }));
+            var predicted = ml.Data.CreateEnumerable<FinetuneToolTests.Predicted>(model.Transform(rows), false).ToList();
             string[] classes = Directory.GetDirectories(Path.Combine(folder, "images", "train")).Select(Path.GetFileName).ToArray()!;
             Assert.IsTrue(predicted.All(p => classes.Contains(p.PredictedLabel)), "every prediction is one of the class folders' names");
         }
