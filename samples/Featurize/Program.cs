@@ -56,6 +56,7 @@ static string WriteRandomModel(string folder)
         ImageSize = 28, PatchSize = 7, HiddenSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4, IntermediateSize = 128,
         UseMeanPooling = true, UseRelativePositionBias = true, LayerNormEps = 1e-6,
     };
+    torch.manual_seed(1); // the patch convolution's constructor draws from the global generator
     using var model = new BeitModel(config);
     BeitInitializer.Initialize(model, config, new torch.Generator(1));
     BeitCheckpoint.Save(model, folder);

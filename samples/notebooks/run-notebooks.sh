@@ -35,7 +35,8 @@ for name in "${names[@]}"; do
   if (cd samples/notebooks && dotnet dotnet-repl --run "$name" --exit-after-run --output-path "$out" > "$out.log" 2>&1) \
      && [ -f "$out" ] && ! grep -q '"output_type": "error"' "$out"; then
     passed=$((passed + 1)); echo "notebook $name: passed ($(( $(date +%s) - start )) s)"
-    if $update; then cp "$out" "samples/notebooks/$name"; fi
+    # The kernel prints the package folder as an absolute path: commit it relative to the repository.
+    if $update; then sed "s#$PWD/##g" "$out" > "samples/notebooks/$name"; fi
   else
     failed=$((failed + 1)); echo "notebook $name: FAILED ($(( $(date +%s) - start )) s); its errors:"
     grep -o '"evalue": "[^"]*' "$out" 2>/dev/null | head -n 3 | cut -c1-600 | sed 's/^/    /'

@@ -17,6 +17,8 @@ internal static class DemoCommand
         command.SetAction(parse => CommandRunner.Run(() =>
         {
             var config = BeitConfig.FromPreset(parse.GetValue(preset)!);
+            // The patch convolution keeps what its constructor draws from the global generator: seed that too.
+            manual_seed(parse.GetValue(seed));
             using var model = new BeitForMaskedImageModeling(config);
             BeitInitializer.Initialize(model, config, new Generator((ulong)parse.GetValue(seed)));
             string directory = parse.GetValue(output)!;

@@ -11,11 +11,16 @@ namespace Microsoft.ML.Beit.Modeling;
 /// relative position tables zero, layer scale at <c>layer_scale_init_value</c>, and each block's output
 /// projections (attention output, second MLP layer) divided by sqrt(2 * block number) to keep the residual
 /// stream's variance from growing with depth. The patch convolution keeps LibTorch's default initialisation,
-/// as in unilm.
+/// as in unilm: the values its constructor drew from LibTorch's global generator. For a model that the seed
+/// alone determines, call <c>torch.manual_seed</c> before constructing it, as the trainers do.
 /// </summary>
 public static class BeitInitializer
 {
-    /// <summary>Re-initialises every parameter of <paramref name="model"/> (any BEiT module) in place.</summary>
+    /// <summary>
+    /// Re-initialises the parameters of <paramref name="model"/> (any BEiT module) in place, drawing from
+    /// <paramref name="generator"/> (LibTorch's global generator when null); the patch convolution is left as
+    /// constructed (see the class remarks).
+    /// </summary>
     public static void Initialize(nn.Module model, BeitConfig config, Generator? generator = null)
     {
         using var noGrad = no_grad();
