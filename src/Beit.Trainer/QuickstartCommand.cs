@@ -31,9 +31,10 @@ internal static class QuickstartCommand
         var validationEvery = new Option<int>("--validate-every") {
             Description = "Hold out every Nth training image to validate each epoch and keep the best epoch; 0 trains on all of them.",
             DefaultValueFactory = _ => 10 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the initial weights, the shuffling and the augmentations.", DefaultValueFactory = _ => 7 };
         var command = new Command("quickstart", "Train, evaluate and save a small BEiT classifier on the bundled Fashion-MNIST subset.")
         {
-            data, output, epochs, train, test, architecture, augment, batchSize, learningRate, weightDecay, dropPath, validationEvery,
+            data, output, epochs, train, test, architecture, augment, batchSize, learningRate, weightDecay, dropPath, validationEvery, seed,
         };
         command.SetAction(parse => CommandRunner.Run(() =>
         {
@@ -64,7 +65,7 @@ internal static class QuickstartCommand
                 MinCropScale = 0.8,
                 RandAugmentLayers = 0,
                 RandomErasing = 0,
-                Seed = 7,
+                Seed = parse.GetValue(seed),
             };
             // Every Nth training image validates (and picks the best epoch); the test images only measure the result.
             int every = parse.GetValue(validationEvery);
