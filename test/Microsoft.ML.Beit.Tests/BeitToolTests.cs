@@ -78,6 +78,27 @@ public sealed class BeitToolTests
     }
 
     [TestMethod]
+    public void NumbersReadTheSameInACommaDecimalLocale()
+    {
+        // In de-DE "." groups thousands: parsed by the user's culture, "--drop-path 1.5" would read as 15.
+        string folder = TinyModels.TempDirectory();
+        try
+        {
+            var german = new Dictionary<string, string> { ["LANG"] = "de_DE.UTF-8", ["LC_ALL"] = "de_DE.UTF-8" };
+            var (code, _, error) = Processes.Run("dotnet", [ToolPath(), "quickstart", "--output", folder, "--train-images", "20", "--test-images", "10",
+                "--drop-path", "1.5"], TimeSpan.FromMinutes(2), german);
+            Console.WriteLine(error);
+            Assert.AreEqual(1, code);
+            StringAssert.Contains(error, "DropPath");
+            StringAssert.Contains(error, "1.5");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
     public void ForwardWritesReferenceNamedOutputsThatMatchThePyTorchOriginal()
     {
         string caseDir = ReferenceData.Case("unilm-pretrain-tiny");
