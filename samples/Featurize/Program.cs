@@ -8,6 +8,7 @@ using Microsoft.ML;
 using Microsoft.ML.Beit;
 using Microsoft.ML.Beit.Checkpoints;
 using Microsoft.ML.Beit.Modeling;
+using Microsoft.ML.Trainers;
 using TorchSharp;
 
 int trainCount = SampleData.Small ? 300 : 2000, testCount = SampleData.Small ? 100 : 500;
@@ -29,7 +30,11 @@ Console.WriteLine($"Features: {featurizer.GetOutputSchema(train.Schema)["Feature
 
 // 1. Linear probe: an ordinary ML.NET trainer on the BEiT features.
 var probe = ml.Transforms.Conversion.MapValueToKey("Label")
-    .Append(ml.MulticlassClassification.Trainers.SdcaMaximumEntropy("Label", "Features", maximumNumberOfIterations: 50))
+    // One thread: SDCA's multithreaded updates are lock-free and vary from run to run.
+    .Append(ml.MulticlassClassification.Trainers.SdcaMaximumEntropy(new SdcaMaximumEntropyMulticlassTrainer.Options
+    {
+        LabelColumnName = "Label", FeatureColumnName = "Features", MaximumNumberOfIterations = 50, NumberOfThreads = 1,
+    }))
     .Fit(featurizer.Transform(train));
 var metrics = ml.MulticlassClassification.Evaluate(probe.Transform(featurizer.Transform(test)));
 Console.WriteLine($"Linear probe accuracy on {testCount} test images: {metrics.MicroAccuracy:F3} (chance 0.1)");

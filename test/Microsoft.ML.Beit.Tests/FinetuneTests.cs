@@ -44,7 +44,7 @@ public sealed class FinetuneTests
         var test = ml.Data.LoadFromEnumerable(FashionMnist.Load("t10k", 500));
         var progress = new List<BeitTrainingProgress>();
         var options = TinyRecipe(epochs: 20);
-        options.Progress = new Progress<BeitTrainingProgress>(progress.Add);
+        options.Progress = new SyncProgress(progress.Add);
         var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(ml.MulticlassClassification.Trainers.BeitFinetune(options))
             .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
