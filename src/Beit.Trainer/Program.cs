@@ -3,7 +3,7 @@ using System.Globalization;
 using Beit.Trainer;
 
 // Numbers read and print the same in every locale: "--drop-path 0.1" must not become 1 where "." groups thousands,
-// and reports and CSVs keep "0.9265". Messages keep the user's language.
+// and printed metrics keep "0.9265". Messages keep the user's language.
 CultureInfo.CurrentCulture = CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 
 var root = new RootCommand("beit: BEiT models for .NET. Fine-tune image classifiers, segment images, pretrain backbones by masked image modeling, featurize images, export to ONNX, inspect and run checkpoints, and check conversions against PyTorch.");

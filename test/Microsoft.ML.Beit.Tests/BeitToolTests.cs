@@ -49,6 +49,7 @@ public sealed class BeitToolTests
     [TestMethod]
     public void DemoWeightsAreDeterminedBySeed()
     {
+        using var scope = TorchSharp.torch.NewDisposeScope();
         string root = TinyModels.TempDirectory();
         try
         {
