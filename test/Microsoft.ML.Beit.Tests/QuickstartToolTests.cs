@@ -17,16 +17,9 @@ public sealed class QuickstartToolTests
             StringAssert.Contains(output, "Training on 180 images of 10 classes, validating on 20");
             StringAssert.Contains(output, "Metrics on 50 held-out test images");
             StringAssert.Contains(output, "Accuracy ");
-            string zip = Path.Combine(folder, "model.zip");
-            Assert.IsTrue(File.Exists(zip));
-            var testImages = Directory.GetFiles(Path.Combine(folder, "images", "test"), "*.png", SearchOption.AllDirectories);
-            Assert.HasCount(50, testImages);
-
-            var ml = new MLContext(seed: 1);
-            var model = ml.Model.Load(zip, out _);
-            // The zip starts with the label's MapValueToKey, as ML.NET pipelines do, so scoring rows carry a (here empty) Label.
-            var rows = ml.Data.LoadFromEnumerable(testImages.Select(p => new FinetuneToolTests.PathRow { Path = p }));
-            var predicted = ml.Data.CreateEnumerable<FinetuneToolTests.Predicted>(model.Transform(rows), false).ToList();
+            Assert.IsTrue(File.Exists(Path.Combine(folder, "model.zip")));
+            var predicted = ScoreTestImages<FinetuneToolTests.Predicted>(folder);
+            Assert.HasCount(50, predicted);
             string[] classes = Directory.GetDirectories(Path.Combine(folder, "images", "train")).Select(Path.GetFileName).ToArray()!;
             Assert.IsTrue(predicted.All(p => classes.Contains(p.PredictedLabel)), "every prediction is one of the class folders' names");
         }
@@ -58,6 +51,17 @@ public sealed class QuickstartToolTests
         }
     }
 
+    /// <summary>Reloads the run's model.zip in this process and scores its test images, in ordinal path order.</summary>
+    static List<T> ScoreTestImages<T>(string folder) where T : class, new()
+    {
+        var ml = new MLContext(seed: 1);
+        var model = ml.Model.Load(Path.Combine(folder, "model.zip"), out _);
+        var images = Directory.GetFiles(Path.Combine(folder, "images", "test"), "*.png", SearchOption.AllDirectories).Order(StringComparer.Ordinal);
+        // The zip starts with the label's MapValueToKey, as ML.NET pipelines do, so scoring rows carry a (here empty) Label.
+        var rows = ml.Data.LoadFromEnumerable(images.Select(p => new FinetuneToolTests.PathRow { Path = p }));
+        return ml.Data.CreateEnumerable<T>(model.Transform(rows), reuseRowObject: false).ToList();
+    }
+
     sealed class Scored
     {
         public float[] Score { get; set; } = [];
@@ -75,11 +79,7 @@ public sealed class QuickstartToolTests
                 var (code, _, error) = BeitToolTests.Beit("quickstart", "--output", folder, "--epochs", "1", "--train-images", "100", "--test-images", "20",
                     "--validate-every", "0", "--augment", "--seed", seed.ToString());
                 Assert.AreEqual(0, code, error);
-                var ml = new MLContext(seed: 1);
-                var model = ml.Model.Load(Path.Combine(folder, "model.zip"), out _);
-                var images = Directory.GetFiles(Path.Combine(folder, "images", "test"), "*.png", SearchOption.AllDirectories).Order(StringComparer.Ordinal);
-                var rows = ml.Data.LoadFromEnumerable(images.Select(p => new FinetuneToolTests.PathRow { Path = p }));
-                return ml.Data.CreateEnumerable<Scored>(model.Transform(rows), false).SelectMany(r => r.Score).ToArray();
+                return ScoreTestImages<Scored>(folder).SelectMany(r => r.Score).ToArray();
             }
             float[] first = Train("a", 3), again = Train("b", 3), other = Train("c", 4);
             double Diff(float[] x, float[] y) => x.Zip(y, (a, b) => Math.Abs(a - b)).Max();
