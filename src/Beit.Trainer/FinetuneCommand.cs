@@ -16,49 +16,36 @@ internal static class FinetuneCommand
         var data = new Option<string>("--data") { Description = "Folder with one subfolder per class, or a CSV of path,label.", Required = true };
         var validation = new Option<string?>("--validation") { Description = "Validation data (same forms); evaluated every epoch, the best epoch is kept." };
         var model = new Option<string>("--model") { Description = "Starting checkpoint or model zip, a preset (tiny, base, large) or a config.json for random initialisation.", Required = true };
-        var epochs = new Option<int>("--epochs") { Description = "Epochs.", DefaultValueFactory = _ => 10 };
         var output = new Option<string>("--output") { Description = "Model zip to write.", DefaultValueFactory = _ => "model.zip" };
-        var batchSize = new Option<int>("--batch-size") { Description = "Images per batch.", DefaultValueFactory = _ => 32 };
-        var learningRate = new Option<double>("--lr") { Description = "Peak learning rate.", DefaultValueFactory = _ => 1e-3 };
-        var layerDecay = new Option<double>("--layer-decay") { Description = "Layer-wise learning-rate decay (0.75 large, 0.65 base; 1 from scratch).", DefaultValueFactory = _ => 0.75 };
-        var warmup = new Option<double>("--warmup-epochs") { Description = "Warmup epochs.", DefaultValueFactory = _ => 5 };
-        var imageSize = new Option<int?>("--image-size") { Description = "Input size for a preset model." };
-        var device = new Option<string>("--device") { Description = $"Device: {BeitDevice.Choices}.", DefaultValueFactory = _ => "auto" };
-        var seed = new Option<int>("--seed") { Description = "Seed.", DefaultValueFactory = _ => 1 };
-        var checkpoints = new Option<string?>("--checkpoints") { Description = "Folder for training checkpoints (resume with --resume)." };
-        var resume = new Option<string?>("--resume") { Description = "Checkpoint folder to resume an interrupted run from." };
+        var flags = new TrainingFlags(defaultBatchSize: 32, search: true);
+        var head = new ClassifierFlags();
         var generateCode = new Option<string?>("--generate-code") { Description = "Folder to write a C# console project that loads model.zip and predicts an image." };
-        var command = new Command("finetune", "Fine-tune BEiT as an image classifier and save model.zip.")
+        var command = new Command("finetune",
+            "Fine-tune BEiT as an image classifier and save model.zip. Options not given come from the recipe for the starting model and the data, printed when training starts.")
         {
-            data, validation, model, epochs, output, batchSize, learningRate, layerDecay, warmup, imageSize, device, seed, checkpoints, resume, generateCode,
+            data, validation, model, output, generateCode,
         };
-        command.SetAction(parse => CommandRunner.Run(() =>
+        flags.AddTo(command);
+        head.AddTo(command);
+        command.SetAction((parse, cancellation) => Task.FromResult(CommandRunner.Run(() =>
         {
-            var ml = new MLContext(seed: parse.GetValue(seed));
+            var ml = new MLContext(seed: parse.GetValue(flags.Seed));
+            TrainingFlags.ShowTrainerMessages(ml);
             var train = LabeledImages.Load(parse.GetValue(data)!);
             var validationRows = parse.GetValue(validation) is { } v ? LabeledImages.Load(v) : null;
-            string modelArg = parse.GetValue(model)!;
             var options = new BeitFinetuneOptions
             {
-                Model = ModelArgument.Parse(modelArg),
+                Model = ModelArgument.Parse(parse.GetValue(model)!),
                 ImageColumnName = "Path",
                 ScoreColumnName = "Score",
                 PredictedLabelColumnName = "PredictedLabelKey",
-                Epochs = parse.GetValue(epochs),
-                BatchSize = parse.GetValue(batchSize),
-                LearningRate = parse.GetValue(learningRate),
-                LayerDecay = parse.GetValue(layerDecay),
-                WarmupEpochs = parse.GetValue(warmup),
-                ImageSize = parse.GetValue(imageSize),
-                Device = parse.GetValue(device)!,
-                Seed = parse.GetValue(seed),
-                CheckpointDirectory = parse.GetValue(checkpoints),
-                ResumeFrom = parse.GetValue(resume),
             };
+            flags.Apply(parse, options, cancellation);
+            head.Apply(parse, options);
             Train(ml, train, validationRows, options, parse.GetValue(output)!);
             if (parse.GetValue(generateCode) is { } code)
                 ConsumptionProject.Write(code, parse.GetValue(output)!);
-        }));
+        })));
         return command;
     }
 

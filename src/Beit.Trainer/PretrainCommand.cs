@@ -21,25 +21,24 @@ internal static class PretrainCommand
         var data = new Option<string>("--data") { Description = "A folder of images (searched recursively; labels are not used).", Required = true };
         var tokenizer = new Option<string>("--tokenizer") { Description = "The visual tokenizer: a DALL-E encoder .safetensors or a dVAE from 'beit tokenizer train'.", Required = true };
         var model = new Option<string>("--model") { Description = "A preset (tiny, base, large), a config.json for a new model, or a checkpoint to continue from.", Required = true };
-        var epochs = new Option<int>("--epochs") { Description = "Epochs.", DefaultValueFactory = _ => 10 };
         var output = new Option<string>("--output") { Description = "Backbone model zip to write (a featurizer; 'beit finetune --model' starts from it).", DefaultValueFactory = _ => "backbone.zip" };
-        var batchSize = new Option<int>("--batch-size") { Description = "Images per batch.", DefaultValueFactory = _ => 64 };
-        var learningRate = new Option<double>("--lr") { Description = "Peak learning rate.", DefaultValueFactory = _ => 5e-4 };
-        var warmup = new Option<double>("--warmup-epochs") { Description = "Warmup epochs.", DefaultValueFactory = _ => 10 };
+        var flags = new TrainingFlags(defaultBatchSize: 64, search: false);
         var maskedPatches = new Option<int?>("--masked-patches") { Description = "Patches masked per image (default: 75 of 196, scaled to the grid)." };
         var imageSize = new Option<int?>("--image-size") { Description = "Input size for a preset model." };
-        var device = new Option<string>("--device") { Description = $"Device: {BeitDevice.Choices}.", DefaultValueFactory = _ => "auto" };
-        var seed = new Option<int>("--seed") { Description = "Seed.", DefaultValueFactory = _ => 1 };
-        var checkpoints = new Option<string?>("--checkpoints") { Description = "Folder for training checkpoints (resume with --resume)." };
-        var resume = new Option<string?>("--resume") { Description = "Checkpoint folder to resume an interrupted run from." };
+        var minCropScale = new Option<double>("--min-crop-scale") { Description = "Smallest random crop, as a fraction of the image area.", DefaultValueFactory = _ => 0.08 };
+        var horizontalFlip = new Option<double>("--horizontal-flip") { Description = "Probability of a horizontal flip.", DefaultValueFactory = _ => 0.5 };
+        var layerScale = new Option<double>("--layer-scale-init-value") { Description = "Layer scale initial value of a new model (0 turns it off).", DefaultValueFactory = _ => 0.1 };
         var huggingFace = new Option<string?>("--hf-output") { Description = "Also write a Hugging Face BeitForMaskedImageModeling checkpoint to this folder." };
-        var command = new Command("pretrain", "Pretrain BEiT by masked image modeling on unlabeled images and save the backbone.")
+        var command = new Command("pretrain",
+            "Pretrain BEiT by masked image modeling on unlabeled images and save the backbone. Options not given come from the recipe, printed when training starts.")
         {
-            data, tokenizer, model, epochs, output, batchSize, learningRate, warmup, maskedPatches, imageSize, device, seed, checkpoints, resume, huggingFace,
+            data, tokenizer, model, output, maskedPatches, imageSize, minCropScale, horizontalFlip, layerScale, huggingFace,
         };
-        command.SetAction(parse => CommandRunner.Run(() =>
+        flags.AddTo(command);
+        command.SetAction((parse, cancellation) => Task.FromResult(CommandRunner.Run(() =>
         {
-            var ml = new MLContext(seed: parse.GetValue(seed));
+            var ml = new MLContext(seed: parse.GetValue(flags.Seed));
+            TrainingFlags.ShowTrainerMessages(ml);
             string folder = parse.GetValue(data)!;
             if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"--data '{folder}' is not a folder.");
             var files = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
@@ -60,18 +59,14 @@ internal static class PretrainCommand
                 Model = source,
                 Tokenizer = visualTokenizer,
                 ImageColumnName = "Path",
-                Epochs = parse.GetValue(epochs),
-                BatchSize = parse.GetValue(batchSize),
-                LearningRate = parse.GetValue(learningRate),
-                WarmupEpochs = parse.GetValue(warmup),
                 MaskedPatches = parse.GetValue(maskedPatches),
-                Device = parse.GetValue(device)!,
-                Seed = parse.GetValue(seed),
-                CheckpointDirectory = parse.GetValue(checkpoints),
-                ResumeFrom = parse.GetValue(resume),
+                MinCropScale = parse.GetValue(minCropScale),
+                HorizontalFlip = parse.GetValue(horizontalFlip),
+                LayerScaleInitValue = parse.GetValue(layerScale),
                 HuggingFaceOutputDirectory = parse.GetValue(huggingFace),
                 Progress = new ConsoleProgress("masked-token accuracy"),
             };
+            flags.Apply(parse, options, cancellation);
             var images = ml.Data.LoadFromEnumerable(files);
             Console.WriteLine($"Pretraining on {files.Count} images with a {visualTokenizer.VocabularySize}-token tokenizer");
             using var backbone = ml.Transforms.BeitPretrain(options).Fit(images);
@@ -80,7 +75,7 @@ internal static class PretrainCommand
             ml.Model.Save(backbone, images.Schema, zip);
             Console.WriteLine($"Backbone {zip}");
             Console.WriteLine($"Next: dotnet run --project src/Beit.Trainer -- finetune --model {zip} --data <labelled folder>");
-        }));
+        })));
         return command;
     }
 }

@@ -32,24 +32,27 @@ internal static class SegmentCommand
     {
         var data = new Option<string>("--data") { Description = "ADE20K-layout folder: images/training + annotations/training (and validation, used every epoch).", Required = true };
         var model = new Option<string>("--model") { Description = "Starting checkpoint, a preset (tiny, base, large) or a config.json for random initialisation.", Required = true };
-        var epochs = new Option<int>("--epochs") { Description = "Epochs.", DefaultValueFactory = _ => 10 };
         var output = new Option<string>("--output") { Description = "Model zip to write.", DefaultValueFactory = _ => "segmenter.zip" };
-        var batchSize = new Option<int>("--batch-size") { Description = "Images per batch.", DefaultValueFactory = _ => 8 };
-        var learningRate = new Option<double>("--lr") { Description = "Peak learning rate (5e-5 suits a pretrained backbone; 1e-3 from scratch).", DefaultValueFactory = _ => 5e-5 };
-        var layerDecay = new Option<double>("--layer-decay") { Description = "Layer-wise learning-rate decay (0.95 in BEiT's ADE20K recipe; 1 from scratch).", DefaultValueFactory = _ => 0.95 };
-        var cropSize = new Option<int?>("--crop-size") { Description = "Training crop and inference window for a new model (default: the model's image size)." };
+        var flags = new TrainingFlags(defaultBatchSize: 8, search: true);
+        var cropSize = new Option<int?>("--crop-size") { Description = "Training crop and inference window (default: the model's image size; for a preset the recipe's, from the images' size)." };
+        var patchSize = new Option<int?>("--patch-size") { Description = "Patch size of a new model from a preset (default: the recipe's)." };
+        var classWeighting = new Option<string?>("--class-weighting") { Description = "Loss weights per class: none or balanced (default: the recipe's, balanced when one class covers most pixels)." };
+        classWeighting.AcceptOnlyFromAmong("none", "balanced");
+        var labelSmoothing = new Option<double?>("--label-smoothing") { Description = "Label smoothing of the loss (default: the recipe's, 0)." };
+        var augment = new Option<bool>("--augment") { Description = "Random scale, crop and flip of training images: true or false.", DefaultValueFactory = _ => true };
+        var horizontalFlip = new Option<double>("--horizontal-flip") { Description = "Probability of a horizontal flip.", DefaultValueFactory = _ => 0.5 };
+        var auxiliaryHead = new Option<bool>("--auxiliary-head") { Description = "Add the auxiliary FCN head and its loss to a new model: true or false.", DefaultValueFactory = _ => true };
         var reduceLabels = new Option<bool>("--reduce-labels") { Description = "ADE20K convention: label 0 is ignored and the others drop by one." };
-        var device = new Option<string>("--device") { Description = $"Device: {BeitDevice.Choices}.", DefaultValueFactory = _ => "auto" };
-        var seed = new Option<int>("--seed") { Description = "Seed.", DefaultValueFactory = _ => 1 };
-        var checkpoints = new Option<string?>("--checkpoints") { Description = "Folder for training checkpoints (resume with --resume)." };
-        var resume = new Option<string?>("--resume") { Description = "Checkpoint folder to resume an interrupted run from." };
-        var command = new Command("train", "Train a BEiT segmentation model and save it as a model zip.")
+        var command = new Command("train",
+            "Train a BEiT segmentation model and save it as a model zip. Options not given come from the recipe for the starting model and the data, printed when training starts.")
         {
-            data, model, epochs, output, batchSize, learningRate, layerDecay, cropSize, reduceLabels, device, seed, checkpoints, resume,
+            data, model, output, cropSize, patchSize, classWeighting, labelSmoothing, augment, horizontalFlip, auxiliaryHead, reduceLabels,
         };
-        command.SetAction(parse => CommandRunner.Run(() =>
+        flags.AddTo(command);
+        command.SetAction((parse, cancellation) => Task.FromResult(CommandRunner.Run(() =>
         {
-            var ml = new MLContext(seed: parse.GetValue(seed));
+            var ml = new MLContext(seed: parse.GetValue(flags.Seed));
+            TrainingFlags.ShowTrainerMessages(ml);
             string root = parse.GetValue(data)!;
             var train = Load(ml, root, "training");
             var validation = HasSplit(root, "validation") ? Load(ml, root, "validation") : null;
@@ -60,19 +63,23 @@ internal static class SegmentCommand
             {
                 Model = ModelArgument.Parse(modelArg),
                 ClassNames = classes,
-                Epochs = parse.GetValue(epochs),
-                BatchSize = parse.GetValue(batchSize),
-                LearningRate = parse.GetValue(learningRate),
-                LayerDecay = parse.GetValue(layerDecay),
                 CropSize = parse.GetValue(cropSize),
+                PatchSize = parse.GetValue(patchSize),
+                ClassWeighting = parse.GetValue(classWeighting) switch
+                {
+                    "none" => BeitClassWeighting.None,
+                    "balanced" => BeitClassWeighting.Balanced,
+                    _ => null,
+                },
+                LabelSmoothing = parse.GetValue(labelSmoothing),
+                Augment = parse.GetValue(augment),
+                HorizontalFlip = parse.GetValue(horizontalFlip),
+                AuxiliaryHead = parse.GetValue(auxiliaryHead),
                 ReduceLabels = reduce,
-                Device = parse.GetValue(device)!,
-                Seed = parse.GetValue(seed),
-                CheckpointDirectory = parse.GetValue(checkpoints),
-                ResumeFrom = parse.GetValue(resume),
                 ValidationSet = validation,
                 Progress = new ConsoleProgress("mIoU"),
             };
+            flags.Apply(parse, options, cancellation);
             Console.WriteLine($"Training on {train.GetRowCount()} images of {classes.Count} classes{(validation is null ? "" : $", validating on {validation.GetRowCount()}")}");
             using var segmenter = ml.SemanticSegmentation().Trainers.Beit(options).Fit(train);
             Console.Error.WriteLine();
@@ -84,7 +91,7 @@ internal static class SegmentCommand
             string zip = parse.GetValue(output)!;
             ml.Model.Save(segmenter, train.Schema, zip);
             Console.WriteLine($"Model {zip}");
-        }));
+        })));
         return command;
     }
 

@@ -42,11 +42,13 @@ public static class BeitCatalog
 
     /// <summary>
     /// Fine-tunes BEiT as a multiclass image classifier from <paramref name="model"/> (a checkpoint path, or a preset
-    /// name <c>tiny</c>, <c>base</c>, <c>large</c> for random initialisation) for <paramref name="epochs"/> epochs.
+    /// name <c>tiny</c>, <c>base</c>, <c>large</c> for random initialisation). <paramref name="epochs"/> and
+    /// <paramref name="learningRate"/> left null, like every other option, come from the recipe for that starting model
+    /// and the data (see <see cref="BeitRecipe"/>).
     /// </summary>
     public static BeitFinetuneTrainer BeitFinetune(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
-        string labelColumnName = "Label", string imageColumnName = "Image", string model = "base", int epochs = 10,
-        int batchSize = 32, double learningRate = 1e-3, IDataView? validationSet = null) =>
+        string labelColumnName = "Label", string imageColumnName = "Image", string model = "base", int? epochs = null,
+        int batchSize = 32, double? learningRate = null, IDataView? validationSet = null) =>
         catalog.BeitFinetune(new BeitFinetuneOptions
         {
             LabelColumnName = labelColumnName,

@@ -15,30 +15,32 @@ internal static class BeitClassifierInitialization
 {
     const string SharedTable = "beit.encoder.relative_position_bias.relative_position_bias_table";
 
-    public static BeitForImageClassification Create(BeitFinetuneOptions options, IReadOnlyList<string> labels, int seed, Action<string> log)
+    /// <summary>
+    /// The classifier training starts from: <paramref name="architecture"/> with random weights when
+    /// <paramref name="checkpoint"/> is null (the recipe sized it), else the checkpoint's weights. <paramref name="options"/>
+    /// is the trainer's copy with the recipe filled in.
+    /// </summary>
+    public static BeitForImageClassification Create(BeitFinetuneOptions options, BeitCheckpoint? checkpoint, BeitConfig architecture,
+        IReadOnlyList<string> labels, int seed, Action<string> log)
     {
         // Module constructors draw default initialisations (the patch convolution keeps its own) from the
         // global generator: seed it too, so the same seed gives the same starting model.
         manual_seed(seed);
         var generator = new Generator((ulong)seed);
-        var source = options.Model!;
-        if (source.Path is null)
+        if (checkpoint is null)
         {
-            var config = source.RandomArchitecture();
-            if (options.ImageSize is int size) config.ImageSize = size;
-            var fromScratch = NewClassifier(config, labels, options);
+            var fromScratch = NewClassifier(architecture.Clone(), labels, options);
             BeitInitializer.Initialize(fromScratch, fromScratch.Config, generator);
-            ScaleHead(fromScratch, options.HeadInitScale);
+            ScaleHead(fromScratch, options.HeadInitScale!.Value);
             log($"starting from a random BEiT ({fromScratch.Config.NumHiddenLayers} blocks, {fromScratch.Config.HiddenSize} wide, {fromScratch.Config.PatchGridSize}x{fromScratch.Config.PatchGridSize} patches)");
             return fromScratch;
         }
 
-        using var checkpoint = source.Load();
         var model = NewClassifier(checkpoint.Config.Clone(), labels, options);
         try
         {
             BeitInitializer.Initialize(model, model.Config, generator);
-            ScaleHead(model, options.HeadInitScale);
+            ScaleHead(model, options.HeadInitScale!.Value);
             CopyWeights(checkpoint, model, labels, log);
             return model;
         }
@@ -56,7 +58,7 @@ internal static class BeitClassifierInitialization
             config.UseSharedRelativePositionBias = false;
             config.UseRelativePositionBias = true;
         }
-        config.DropPathRate = options.DropPath;
+        config.DropPathRate = options.DropPath!.Value;
         config.SetLabels(labels);
         config.Architectures = ["BeitForImageClassification"];
         return new BeitForImageClassification(config);

@@ -1,5 +1,8 @@
 using Microsoft.ML.Beit.Classification;
+using Microsoft.ML.Beit.Modeling;
 using Microsoft.ML.Beit.Preprocessing;
+using Microsoft.ML.Beit.Recipes;
+using Microsoft.ML.Beit.Search;
 using Microsoft.ML.Beit.Scoring;
 using Microsoft.ML.Beit.Training;
 using Microsoft.ML.Data;
@@ -28,10 +31,37 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
         _options = options;
     }
 
-    /// <summary>Trains on <paramref name="input"/> and returns the classifier.</summary>
+    /// <summary>
+    /// Trains on <paramref name="input"/> and returns the classifier: the recipe once, or with
+    /// <see cref="BeitTrainingOptions.TrainTime"/> the best of a search within that budget.
+    /// </summary>
     public BeitImageClassificationTransformer Fit(IDataView input)
     {
-        var o = _options;
+        if (_options.TrainTime is null) return FitOnce(_options, input);
+        ImageColumn.Find(input.Schema, _options.ImageColumnName);
+        LabelNames(input.Schema, _options.LabelColumnName);
+        var o = (BeitFinetuneOptions)_options.CloneOptions();
+        int seed = o.Seed ?? TrainTimeSearch.ResumedSeed(o.CheckpointDirectory ?? o.ResumeFrom) ?? _host.Rand.Next();
+        var train = input;
+        if (o.ValidationSet is null) (train, o.ValidationSet) = StratifiedSplit.Split(input, o.LabelColumnName, o.ValidationSetFraction, seed);
+        using var channel = _host.Start("BeitFinetune");
+        var search = new TrainTimeSearch<BeitImageClassificationTransformer>(o, SearchCandidates.Classifier(o), channel, candidate =>
+        {
+            // Candidates score with TorchSharp; only the winner is converted.
+            var options = (BeitFinetuneOptions)candidate;
+            options.Backend = BeitBackend.TorchSharp;
+            return FitOnce(options, train);
+        }, "accuracy");
+        var best = search.Run(seed);
+        best.TrainingRecipe = best.TrainingRecipe + Environment.NewLine + search.Leaderboard;
+        if (o.Backend == BeitBackend.TorchSharp) return best;
+        using (best) return best.ToOnnxBackend(o.Device, o.Threads);
+    }
+
+    BeitImageClassificationTransformer FitOnce(BeitFinetuneOptions options, IDataView input)
+    {
+        // The recipe fills a copy: the caller's options stay as given, so that they can train again on other data.
+        var o = (BeitFinetuneOptions)options.CloneOptions();
         ImageColumn.Find(input.Schema, o.ImageColumnName);
         var labels = LabelNames(input.Schema, o.LabelColumnName);
         if (o.ValidationSet is not null)
@@ -47,7 +77,22 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
         if (o.Threads is int threads) set_num_threads(threads);
         using var channel = _host.Start("BeitFinetune");
 
-        var model = BeitClassifierInitialization.Create(o, labels, seed, channel.Info);
+        var reader = new LabeledImageReader(o.ImageColumnName, o.LabelColumnName, labels.Count, "training data");
+        int rows = DataViewRows.Count(input);
+        if (rows == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
+        BeitForImageClassification model;
+        RecipeReport recipe;
+        using (var checkpoint = o.Model!.Path is null ? null : o.Model.Load())
+        {
+            var (kind, because) = TrainingRecipes.Choose(o.Recipe, o.Model, checkpoint);
+            recipe = new RecipeReport(kind, because);
+            int typicalSide = ImageSurvey.TypicalSide(reader.Batches(input, ImageSurvey.SampleSize, 0).First().Images);
+            var architecture = checkpoint?.Config
+                ?? TrainingRecipes.RandomArchitecture(o.Model, o.ImageSize, o.PatchSize, typicalSide, TrainingRecipes.ClassifierGrid(o.Model), recipe);
+            TrainingRecipes.Classifier(o, recipe, architecture, new TrainingData(rows, labels.Count, typicalSide));
+            if (!o.QuietRecipe) channel.Info(recipe.Describe());
+            model = BeitClassifierInitialization.Create(o, checkpoint, architecture, labels, seed, channel.Info);
+        }
         try
         {
             var device = BeitDevice.Resolve(o.Device);
@@ -58,74 +103,78 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
                     $"The preprocessing gives {(preprocessor.OutputSize is { } s ? $"{s.Height}x{s.Width}" : "variable-size")} images but the model takes " +
                     $"{model.Config.ImageSize}x{model.Config.ImageSize}; set BeitFinetuneOptions.Preprocessor's resize (and crop) size to {model.Config.ImageSize}.");
             var processor = new BeitImageProcessor(preprocessor);
-            var reader = new LabeledImageReader(o.ImageColumnName, o.LabelColumnName, labels.Count, "training data");
             var validationReader = new LabeledImageReader(o.ImageColumnName, o.LabelColumnName, labels.Count, "validation set");
-            int rows = DataViewRows.Count(input);
-            if (rows == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
-            int imageSize = model.Config.ImageSize;
-            bool paths = input.Schema[o.ImageColumnName].Type is TextDataViewType;
-            int shufflePool = DataViewRows.ShufflePool(input, o.ImageColumnName, rows, o.BatchSize);
-            if (!paths && rows > shufflePool && !input.CanShuffle)
-                channel.Warning($"Shuffling through a pool of {shufflePool} rows: if the data is sorted (for example by class), shuffle it first.");
-            var augmentation = new ImageAugmentation(o.MinCropScale, 1.0, o.HorizontalFlip,
-                o.RandAugmentLayers > 0 ? new RandAugment(o.RandAugmentLayers, o.RandAugmentMagnitude) : null);
-            var erasing = new RandomErasing(o.Augment ? o.RandomErasing : 0);
-            var mixing = new MixupCutmix(o.MixupAlpha, o.CutmixAlpha, o.MixupSwitchProbability, o.LabelSmoothing, labels.Count);
-
-            IEnumerable<TrainingBatch> Batches(int epoch, int skip)
+            if (o.FreezeBackbone)
+                FrozenBackboneTraining.Run(model, o, reader, validationReader, input, processor, device, seed, channel);
+            else
             {
-                int epochSeed = Seeds.Derive(seed, epoch);
-                var shuffled = new MLContext(epochSeed).Data.ShuffleRows(input, epochSeed, shufflePoolSize: shufflePool);
-                int batchIndex = skip;
-                foreach (var (images, targets, firstRow) in reader.Batches(shuffled, o.BatchSize, skip))
+                int imageSize = model.Config.ImageSize;
+                bool paths = input.Schema[o.ImageColumnName].Type is TextDataViewType;
+                int shufflePool = DataViewRows.ShufflePool(input, o.ImageColumnName, rows, o.BatchSize);
+                if (!paths && rows > shufflePool && !input.CanShuffle)
+                    channel.Warning($"Shuffling through a pool of {shufflePool} rows: if the data is sorted (for example by class), shuffle it first.");
+                bool augment = o.Augment!.Value;
+                double labelSmoothing = o.LabelSmoothing!.Value;
+                var augmentation = new ImageAugmentation(o.MinCropScale!.Value, 1.0, o.HorizontalFlip!.Value,
+                    o.RandAugmentLayers > 0 ? new RandAugment(o.RandAugmentLayers.Value, o.RandAugmentMagnitude!.Value) : null);
+                var erasing = new RandomErasing(augment ? o.RandomErasing!.Value : 0);
+                var mixing = new MixupCutmix(o.MixupAlpha, o.CutmixAlpha, o.MixupSwitchProbability, labelSmoothing, labels.Count);
+
+                IEnumerable<TrainingBatch> Batches(int epoch, int skip)
                 {
-                    var pixels = new float[images.Count * 3 * imageSize * imageSize];
-                    for (int i = 0; i < images.Count; i++)
+                    int epochSeed = Seeds.Derive(seed, epoch);
+                    var shuffled = new MLContext(epochSeed).Data.ShuffleRows(input, epochSeed, shufflePoolSize: shufflePool);
+                    int batchIndex = skip;
+                    foreach (var (images, targets, firstRow) in reader.Batches(shuffled, o.BatchSize, skip))
                     {
-                        var random = new Random(Seeds.Derive(seed, epoch, firstRow + i));
-                        var prepared = o.Augment ? augmentation.Apply(images[i], imageSize, preprocessor.Resample, random) : processor.ResizeAndCrop(images[i]);
-                        var values = pixels.AsSpan(i * 3 * imageSize * imageSize, 3 * imageSize * imageSize);
-                        processor.Normalize(prepared, values);
-                        erasing.Apply(values, imageSize, imageSize, random);
+                        var pixels = new float[images.Count * 3 * imageSize * imageSize];
+                        for (int i = 0; i < images.Count; i++)
+                        {
+                            var random = new Random(Seeds.Derive(seed, epoch, firstRow + i));
+                            var prepared = augment ? augmentation.Apply(images[i], imageSize, preprocessor.Resample, random) : processor.ResizeAndCrop(images[i]);
+                            var values = pixels.AsSpan(i * 3 * imageSize * imageSize, 3 * imageSize * imageSize);
+                            processor.Normalize(prepared, values);
+                            erasing.Apply(values, imageSize, imageSize, random);
+                        }
+                        var inputs = tensor(pixels, [images.Count, 3, imageSize, imageSize], device: device);
+                        var classes = tensor(targets, device: device);
+                        if (mixing.Enabled)
+                        {
+                            using var hard = classes;
+                            classes = mixing.Apply(inputs, hard, new Random(Seeds.Derive(seed, epoch, batchIndex, -1)));
+                        }
+                        batchIndex++;
+                        yield return new TrainingBatch(inputs, classes, images.Count);
                     }
-                    var inputs = tensor(pixels, [images.Count, 3, imageSize, imageSize], device: device);
-                    var classes = tensor(targets, device: device);
-                    if (mixing.Enabled)
-                    {
-                        using var hard = classes;
-                        classes = mixing.Apply(inputs, hard, new Random(Seeds.Derive(seed, epoch, batchIndex, -1)));
-                    }
-                    batchIndex++;
-                    yield return new TrainingBatch(inputs, classes, images.Count);
                 }
-            }
 
-            double? Validate()
-            {
-                if (o.ValidationSet is null) return null;
-                var engine = new BeitClassifierEngine(model, preprocessor, o.Device);
-                long correct = 0, total = 0;
-                foreach (var (images, targets, _) in validationReader.Batches(o.ValidationSet, o.BatchSize, 0))
+                double? Validate()
                 {
-                    var probabilities = engine.Probabilities(images);
-                    for (int i = 0; i < images.Count; i++)
-                        if (ArgMax(probabilities[i]) == targets[i]) correct++;
-                    total += images.Count;
+                    if (o.ValidationSet is null) return null;
+                    var engine = new BeitClassifierEngine(model, preprocessor, o.Device);
+                    long correct = 0, total = 0;
+                    foreach (var (images, targets, _) in validationReader.Batches(o.ValidationSet, o.BatchSize, 0))
+                    {
+                        var probabilities = engine.Probabilities(images);
+                        for (int i = 0; i < images.Count; i++)
+                            if (ArgMax(probabilities[i]) == targets[i]) correct++;
+                        total += images.Count;
+                    }
+                    return total == 0 ? 0 : (double)correct / total;
                 }
-                return total == 0 ? 0 : (double)correct / total;
-            }
 
-            var loop = new BeitTrainingLoop(o, model, model.Config.NumHiddenLayers, seed, channel);
-            loop.Run(new TrainingTask
-            {
-                EpochBatches = Batches,
-                BatchesPerEpoch = (rows + o.BatchSize - 1) / o.BatchSize,
-                Loss = batch => Loss(model.forward(batch.Inputs).Logits, batch.Targets, o.LabelSmoothing),
-                Validate = o.ValidationSet is null ? null : () => Validate()!.Value,
-            });
+                var loop = new BeitTrainingLoop(o, model, model.Config.NumHiddenLayers, seed, channel);
+                loop.Run(new TrainingTask
+                {
+                    EpochBatches = Batches,
+                    BatchesPerEpoch = (rows + o.BatchSize - 1) / o.BatchSize,
+                    Loss = batch => Loss(model.forward(batch.Inputs).Logits, batch.Targets, labelSmoothing),
+                    Validate = o.ValidationSet is null ? null : () => Validate()!.Value,
+                });
+            }
             var trained = new BeitClassifierEngine(model, preprocessor, o.Device);
             var classifier = new BeitImageClassificationTransformer(_host, trained, o.ImageColumnName, o.ScoreColumnName, o.PredictedLabelColumnName,
-                o.BatchSize, o.InvalidImage);
+                o.BatchSize, o.InvalidImage) { TrainingRecipe = recipe.Describe() };
             if (o.Backend == BeitBackend.TorchSharp) return classifier;
             using (classifier) return classifier.ToOnnxBackend(o.Device, o.Threads);
         }
@@ -158,7 +207,7 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
     }
 
     // Hard labels: cross-entropy with label smoothing. Soft targets (mixup/cutmix, already smoothed): their cross-entropy.
-    static Tensor Loss(Tensor logits, Tensor targets, double labelSmoothing) =>
+    internal static Tensor Loss(Tensor logits, Tensor targets, double labelSmoothing) =>
         targets.dtype == ScalarType.Int64
             ? nn.functional.cross_entropy(logits, targets, label_smoothing: labelSmoothing)
             : -(targets * logits.log_softmax(-1)).sum(-1).mean();

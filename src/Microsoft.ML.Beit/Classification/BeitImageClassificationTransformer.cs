@@ -61,7 +61,10 @@ public sealed class BeitImageClassificationTransformer : BeitImageTransformer
 
     /// <inheritdoc/>
     public override BeitImageClassificationTransformer ToOnnxBackend(string device = "auto", int? threads = null) =>
-        new(Host, OnnxClassifierEngine.From(TorchEngine, device, threads), InputColumnName, ScoreColumnName, PredictedLabelColumnName, BatchSize, InvalidImage);
+        new(Host, OnnxClassifierEngine.From(TorchEngine, device, threads), InputColumnName, ScoreColumnName, PredictedLabelColumnName, BatchSize, InvalidImage)
+        {
+            TrainingRecipe = TrainingRecipe,
+        };
 
     /// <summary>Saves the model in the Hugging Face layout (config.json with id2label + model.safetensors).</summary>
     /// <exception cref="NotSupportedException">The transformer scores through ONNX Runtime and holds no TorchSharp model.</exception>
@@ -140,7 +143,10 @@ public sealed class BeitImageClassificationTransformer : BeitImageTransformer
             : LoadTorchEngine(ctx, config, preprocessor, settings["device"]!.GetValue<string>());
         return new BeitImageClassificationTransformer(env, engine, settings["image_column"]!.GetValue<string>(),
             settings["score_column"]!.GetValue<string>(), settings["predicted_label_column"]!.GetValue<string>(),
-            settings["batch_size"]!.GetValue<int>(), Enum.Parse<BeitInvalidImageHandling>(settings["invalid_image"]!.GetValue<string>()));
+            settings["batch_size"]!.GetValue<int>(), Enum.Parse<BeitInvalidImageHandling>(settings["invalid_image"]!.GetValue<string>()))
+        {
+            TrainingRecipe = SavedTrainingRecipe(settings),
+        };
     }
 
     // Its own method, never inlined into Create, so that the ONNX path never compiles LibTorch calls.

@@ -64,7 +64,7 @@ public sealed class BeitFeaturizerTransformer : BeitImageTransformer
     public override BeitFeaturizerTransformer ToOnnxBackend(string device = "auto", int? threads = null)
     {
         var onnx = OnnxFeaturizerEngine.From(TorchEngine, device, threads);
-        return new BeitFeaturizerTransformer(Host, OutputColumnName, InputColumnName, onnx, BatchSize, InvalidImage, threads);
+        return new BeitFeaturizerTransformer(Host, OutputColumnName, InputColumnName, onnx, BatchSize, InvalidImage, threads) { TrainingRecipe = TrainingRecipe };
     }
 
     /// <summary>Frees the model's native memory.</summary>
@@ -116,10 +116,10 @@ public sealed class BeitFeaturizerTransformer : BeitImageTransformer
             // Nothing on this path touches LibTorch: a deployed application needs ONNX Runtime only.
             var onnx = new OnnxFeaturizerEngine(LoadOnnxSession(ctx, settings), config, architecture, pooling, settings["layer"]!.GetValue<int>(),
                 normalizeL2, preprocessor);
-            return new BeitFeaturizerTransformer(env, outputColumn, inputColumn, onnx, batchSize, invalidImage, threads);
+            return new BeitFeaturizerTransformer(env, outputColumn, inputColumn, onnx, batchSize, invalidImage, threads) { TrainingRecipe = SavedTrainingRecipe(settings) };
         }
         var engine = LoadTorchEngine(ctx, settings, config, architecture, pooling, normalizeL2, preprocessor, threads);
-        return new BeitFeaturizerTransformer(env, outputColumn, inputColumn, engine, batchSize, invalidImage, threads);
+        return new BeitFeaturizerTransformer(env, outputColumn, inputColumn, engine, batchSize, invalidImage, threads) { TrainingRecipe = SavedTrainingRecipe(settings) };
     }
 
     // Its own method, never inlined into Create, so that the ONNX path never compiles LibTorch calls.

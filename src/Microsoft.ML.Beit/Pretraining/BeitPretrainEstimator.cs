@@ -3,6 +3,7 @@ using Microsoft.ML.Beit.Featurization;
 using Microsoft.ML.Beit.Modeling;
 using Microsoft.ML.Beit.Preprocessing;
 using Microsoft.ML.Beit.Pretraining;
+using Microsoft.ML.Beit.Recipes;
 using Microsoft.ML.Beit.Scoring;
 using Microsoft.ML.Beit.Training;
 using Microsoft.ML.Data;
@@ -35,7 +36,8 @@ public sealed class BeitPretrainEstimator : IEstimator<BeitFeaturizerTransformer
     /// <summary>Pretrains on the images of <paramref name="input"/> (labels, if any, are not read) and returns the featurizer.</summary>
     public BeitFeaturizerTransformer Fit(IDataView input)
     {
-        var o = _options;
+        // The recipe fills a copy: the caller's options stay as given.
+        var o = (BeitPretrainOptions)_options.CloneOptions();
         var tokenizer = o.Tokenizer!;
         ImageColumn.Find(input.Schema, o.ImageColumnName);
         if (o.ValidationSet is not null) ImageColumn.Find(o.ValidationSet.Schema, o.ImageColumnName);
@@ -43,6 +45,12 @@ public sealed class BeitPretrainEstimator : IEstimator<BeitFeaturizerTransformer
         if (o.Threads is int threads) set_num_threads(threads);
         using var channel = _host.Start("BeitPretrain");
 
+        int rows = DataViewRows.Count(input);
+        if (rows == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
+        var (kind, because) = TrainingRecipes.ChoosePretraining(o.Recipe, o.Model!);
+        var recipe = new RecipeReport(kind, because);
+        TrainingRecipes.Pretrainer(o, recipe, o.Model!.Path is null ? o.Model.RandomArchitecture().NumHiddenLayers : null, rows);
+        channel.Info(recipe.Describe());
         var model = BeitPretrainInitialization.Create(o, tokenizer.VocabularySize, seed, channel.Info);
         try
         {
@@ -61,8 +69,6 @@ public sealed class BeitPretrainEstimator : IEstimator<BeitFeaturizerTransformer
             int minBlock = o.MinPatchesPerBlock ?? Math.Max(1, (int)Math.Round(patches * 16.0 / 196));
             var masking = new BlockwiseMaskingGenerator(grid, grid, masked, Math.Min(minBlock, masked));
             var reader = new UnlabeledImageReader(o.ImageColumnName, "training data");
-            int rows = DataViewRows.Count(input);
-            if (rows == 0) throw new ArgumentException("The training data has no rows.", nameof(input));
             int shufflePool = DataViewRows.ShufflePool(input, o.ImageColumnName, rows, o.BatchSize);
             channel.Info($"masking {masked} of {patches} patches per image (blocks of at least {Math.Min(minBlock, masked)})");
 
@@ -151,7 +157,7 @@ public sealed class BeitPretrainEstimator : IEstimator<BeitFeaturizerTransformer
                 File.WriteAllText(Path.Combine(directory, "preprocessor_config.json"), preprocessor.ToJson());
                 channel.Info($"wrote the Hugging Face BeitForMaskedImageModeling checkpoint to {directory}");
             }
-            return Featurizer(model, preprocessor);
+            return Featurizer(model, preprocessor, recipe.Describe());
         }
         finally
         {
@@ -159,7 +165,7 @@ public sealed class BeitPretrainEstimator : IEstimator<BeitFeaturizerTransformer
         }
     }
 
-    BeitFeaturizerTransformer Featurizer(BeitForMaskedImageModeling model, BeitPreprocessorConfig preprocessor)
+    BeitFeaturizerTransformer Featurizer(BeitForMaskedImageModeling model, BeitPreprocessorConfig preprocessor, string recipe)
     {
         Dictionary<string, Tensor> weights;
         // Only the copies leave this scope; the featurizer's model must be built outside any scope, or the scope would free its parameters.
@@ -168,7 +174,7 @@ public sealed class BeitPretrainEstimator : IEstimator<BeitFeaturizerTransformer
         using var checkpoint = BeitCheckpoint.FromWeights("the pretrained model", model.Config.Clone(), BeitArchitecture.MaskedImageModeling, weights);
         var engine = new BeitFeaturizerEngine(checkpoint, BeitPooling.Mean, -1, normalizeL2: false, preprocessor, _options.Device);
         return new BeitFeaturizerTransformer(_host, _options.OutputColumnName, _options.ImageColumnName, engine, _options.FeaturizerBatchSize,
-            BeitInvalidImageHandling.Throw, _options.Threads);
+            BeitInvalidImageHandling.Throw, _options.Threads) { TrainingRecipe = recipe };
     }
 
     // The tokenizer reads pixels in [0, 1], channel-planar.

@@ -65,7 +65,7 @@ internal static class BeitPretrainInitialization
     static void Prepare(BeitConfig config, BeitPretrainOptions options, int vocabulary)
     {
         config.VocabSize = vocabulary;
-        config.DropPathRate = options.DropPath;
+        config.DropPathRate = options.DropPath!.Value;
         config.Id2Label = null;
         config.Label2Id = null;
         config.Architectures = ["BeitForMaskedImageModeling"];

@@ -6,20 +6,17 @@ namespace Microsoft.ML.Beit;
 /// <summary>
 /// Options of <see cref="BeitCatalog.BeitPretrain(TransformsCatalog, BeitPretrainOptions)"/>: masked image modeling as in the
 /// BEiT paper. The defaults are unilm's pretraining recipe (AdamW betas 0.9/0.98, weight decay 0.05, warmup then cosine,
-/// gradient clipping 3.0, layer scale 0.1, a shared relative position bias, stochastic depth 0.1, 75 of 196 patches
-/// masked in blocks of at least 16); unilm's learning rate 1.5e-3 is for a batch of 2048, so the default here is 5e-4.
+/// gradient clipping 3.0, layer scale 0.1, a shared relative position bias, 75 of 196 patches masked in blocks of at
+/// least 16). The options left null are filled by <see cref="BeitTrainingOptions.Recipe"/>: for a new model lr 5e-4 (unilm's
+/// 1.5e-3 is for a batch of 2048), a warmup of a tenth of the epochs, stochastic depth 0.1 (0 up to 6 blocks); for a
+/// checkpoint that continues, lr 1.5e-4.
 /// </summary>
 public sealed class BeitPretrainOptions : BeitTrainingOptions
 {
-    /// <summary>Creates options with the pretraining recipe's defaults.</summary>
+    /// <summary>Creates options with the pretraining defaults; the recipe fills the learning rate, schedule and stochastic depth left null.</summary>
     public BeitPretrainOptions()
     {
-        LearningRate = 5e-4;
-        MinLearningRate = 1e-5;
-        WarmupEpochs = 10;
         Betas = (0.9, 0.98);
-        LayerDecay = 1.0;
-        DropPath = 0.1;
         ClipGradient = 3.0;
         BatchSize = 64;
     }

@@ -35,6 +35,12 @@ public abstract class BeitImageTransformer : ITransformer, IDisposable, IBeitIma
     /// <summary>What happens to unreadable images.</summary>
     public BeitInvalidImageHandling InvalidImage { get; }
 
+    /// <summary>
+    /// The training recipe the model was trained with, as the trainer printed it (which recipe, why, and every value, the
+    /// given ones marked); null for a model that was not trained by this library's trainers or was saved before they recorded it.
+    /// </summary>
+    public string? TrainingRecipe { get; internal set; }
+
     /// <summary>What runs the network: TorchSharp, or ONNX Runtime (see <see cref="ToOnnxBackend"/>).</summary>
     public BeitBackend Backend => OnnxSession is null ? BeitBackend.TorchSharp : BeitBackend.Onnx;
 
@@ -95,6 +101,7 @@ public abstract class BeitImageTransformer : ITransformer, IDisposable, IBeitIma
         ctx.CheckAtModel();
         ctx.SetVersionInfo(version);
         settings["backend"] = Backend.ToString();
+        if (TrainingRecipe is not null) settings["training_recipe"] = TrainingRecipe;
         if (OnnxSession is { } session) settings["threads"] = session.Threads;
         ctx.Writer.Write(settings.ToJsonString());
         if (OnnxSession is { } onnx)
@@ -131,6 +138,9 @@ public abstract class BeitImageTransformer : ITransformer, IDisposable, IBeitIma
         if (device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase)) device = "auto";
         return BeitOnnxSession.Create(model, device, settings["threads"]?.GetValue<int>());
     }
+
+    /// <summary>The recipe a saved transformer was trained with (zips written before recipes were recorded have none).</summary>
+    private protected static string? SavedTrainingRecipe(JsonObject settings) => settings["training_recipe"]?.GetValue<string>();
 
     /// <summary>Reads the version and the settings written by <see cref="SaveModel"/>.</summary>
     private protected static JsonObject LoadSettings(ModelLoadContext ctx, VersionInfo version)

@@ -14,22 +14,25 @@ internal static class BeitSegmentationInitialization
 {
     const string SharedTable = "beit.encoder.relative_position_bias.relative_position_bias_table";
 
-    public static BeitForSemanticSegmentation Create(BeitSegmentationOptions options, int seed, Action<string> log)
+    /// <summary>
+    /// The model training starts from: <paramref name="architecture"/> with random weights when <paramref name="checkpoint"/>
+    /// is null (the recipe sized it), else the checkpoint's weights. <paramref name="options"/> is the trainer's copy with the
+    /// recipe filled in.
+    /// </summary>
+    public static BeitForSemanticSegmentation Create(BeitSegmentationOptions options, BeitCheckpoint? checkpoint, BeitConfig architecture, int seed, Action<string> log)
     {
         // Module constructors draw their default initialisations from the global generator: seed it as well.
         manual_seed(seed);
         var generator = new Generator((ulong)seed);
-        var source = options.Model!;
-        if (source.Path is null)
+        if (checkpoint is null)
         {
-            var config = Prepare(source.RandomArchitecture(), options, classNames: options.ClassNames, keepHeads: false);
+            var config = Prepare(architecture.Clone(), options, classNames: options.ClassNames, keepHeads: false);
             var fresh = new BeitForSemanticSegmentation(config);
             InitializeNew(fresh, generator);
             log($"starting from a random BEiT ({config.NumHiddenLayers} blocks, {config.HiddenSize} wide, {config.PatchGridSize}x{config.PatchGridSize} patches, out_indices [{string.Join(", ", config.OutIndices)}])");
             return fresh;
         }
 
-        using var checkpoint = source.Load();
         if (options.CropSize is int crop && crop != checkpoint.Config.ImageSize)
             throw new ArgumentException(
                 $"CropSize {crop} differs from the checkpoint's image size {checkpoint.Config.ImageSize}; resizing its relative position tables is not supported yet. " +
@@ -68,7 +71,7 @@ internal static class BeitSegmentationInitialization
             config.UseSharedRelativePositionBias = false;
             config.UseRelativePositionBias = true;
         }
-        config.DropPathRate = options.DropPath;
+        config.DropPathRate = options.DropPath!.Value;
         config.SemanticLossIgnoreIndex = options.IgnoreIndex;
         config.SetLabels(classNames);
         config.Architectures = ["BeitForSemanticSegmentation"];

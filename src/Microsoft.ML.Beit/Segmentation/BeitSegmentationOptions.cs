@@ -2,22 +2,31 @@ using Microsoft.ML.Beit.Preprocessing;
 
 namespace Microsoft.ML.Beit;
 
+/// <summary>How the segmentation loss weighs the classes.</summary>
+public enum BeitClassWeighting
+{
+    /// <summary>Every labelled pixel counts the same.</summary>
+    None,
+    /// <summary>
+    /// Each class weighs the inverse square root of its share of the labelled training pixels (normalised to a mean of 1),
+    /// so that a dominant background cannot hide the rare classes; absent classes weigh 1.
+    /// </summary>
+    Balanced,
+}
+
 /// <summary>
-/// Options of <see cref="SemanticSegmentationCatalog.SemanticSegmentationTrainers.Beit(BeitSegmentationOptions)"/>. The defaults
-/// follow BEiT's ADE20K recipe (UperNet, AdamW with weight decay 0.05, layer decay 0.95, poly schedule with linear
-/// warmup, random scale 0.5-2.0, crop and flip, auxiliary loss 0.4); the learning rate 5e-5 suits a pretrained
-/// backbone (unilm uses 2e-5 to 7e-5 at batch 16). Training a model from scratch wants a higher one (1e-3) and LayerDecay 1.
+/// Options of <see cref="SemanticSegmentationCatalog.SemanticSegmentationTrainers.Beit(BeitSegmentationOptions)"/>: UperNet
+/// with an auxiliary FCN head (loss weight 0.4), AdamW, a poly schedule with linear warmup, random scale 0.5-2.0, crop and
+/// flip. The options left null are filled by <see cref="BeitTrainingOptions.Recipe"/> from the starting model and the data:
+/// from a pretrained backbone, BEiT's ADE20K recipe (lr 5e-5 at batch 8, layer decay 0.9, or 0.95 for 24 blocks); from
+/// random weights, lr 1e-3 without layer decay, a patch grid suited to the images for a preset, and class-balanced loss
+/// weights when one class covers most pixels.
 /// </summary>
 public sealed class BeitSegmentationOptions : BeitTrainingOptions
 {
-    /// <summary>Creates options with the segmentation recipe's defaults.</summary>
+    /// <summary>Creates options with the segmentation defaults (batches of 8).</summary>
     public BeitSegmentationOptions()
     {
-        LearningRate = 5e-5;
-        MinLearningRate = 0;
-        LayerDecay = 0.95;
-        DropPath = 0.1;
-        WarmupEpochs = 1;
         BatchSize = 8;
     }
 
@@ -52,8 +61,20 @@ public sealed class BeitSegmentationOptions : BeitTrainingOptions
     /// <summary>ADE20K convention: label 0 ("other") becomes <see cref="IgnoreIndex"/> and every other label drops by one. Default false.</summary>
     public bool ReduceLabels { get; set; }
 
-    /// <summary>Training crop and inference window, in pixels; null takes the model's image size. Default null.</summary>
+    /// <summary>
+    /// Training crop and inference window, in pixels; null takes the model's image size, and for a preset the recipe's,
+    /// which follows the training images' size (up to 224). Default null.
+    /// </summary>
     public int? CropSize { get; set; }
+
+    /// <summary>Patch size when starting from a preset; null: the recipe's, a 16x16 patch grid for small models (14x14 for base and large). Default null.</summary>
+    public int? PatchSize { get; set; }
+
+    /// <summary>
+    /// Per-class weights of the loss; null: the recipe's, <see cref="BeitClassWeighting.Balanced"/> when one class covers more
+    /// than half of the labelled training pixels, else none. Default null.
+    /// </summary>
+    public BeitClassWeighting? ClassWeighting { get; set; }
 
     /// <summary>Random scaling range of training images relative to a short side of <see cref="CropSize"/>. Default (0.5, 2.0).</summary>
     public (double Min, double Max) ScaleRange { get; set; } = (0.5, 2.0);
@@ -64,8 +85,8 @@ public sealed class BeitSegmentationOptions : BeitTrainingOptions
     /// <summary>Whether to augment (scale, crop, flip); off trains on the inference resize of whole images. Default true.</summary>
     public bool Augment { get; set; } = true;
 
-    /// <summary>Label smoothing of the cross-entropy. Default 0.</summary>
-    public double LabelSmoothing { get; set; }
+    /// <summary>Label smoothing of the cross-entropy; null: the recipe's (0). Default null.</summary>
+    public double? LabelSmoothing { get; set; }
 
     /// <summary>
     /// Which backbone layers feed the four necks (Hugging Face convention, see <see cref="Modeling.BeitConfig.OutIndices"/>);
@@ -91,7 +112,7 @@ public sealed class BeitSegmentationOptions : BeitTrainingOptions
 
     internal override Func<int, double> CreateSchedule(int totalSteps, int warmupSteps)
     {
-        var poly = new Training.PolySchedule(LearningRate, MinLearningRate, totalSteps, warmupSteps);
+        var poly = new Training.PolySchedule(LearningRate!.Value, MinLearningRate!.Value, totalSteps, warmupSteps);
         return step => poly[step];
     }
 
@@ -106,10 +127,12 @@ public sealed class BeitSegmentationOptions : BeitTrainingOptions
             throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 2: the BatchNorm layers of the necks and heads need two images to compute batch statistics.");
         if (IgnoreIndex is < 0 or > 255) throw new ArgumentOutOfRangeException(nameof(IgnoreIndex), IgnoreIndex, "IgnoreIndex must be a label-map value, 0 to 255.");
         if (CropSize is <= 0) throw new ArgumentOutOfRangeException(nameof(CropSize), CropSize, "CropSize must be positive.");
+        if (PatchSize is <= 0) throw new ArgumentOutOfRangeException(nameof(PatchSize), PatchSize, "PatchSize must be positive.");
+        if (ClassWeighting is { } weighting && !Enum.IsDefined(weighting)) throw new ArgumentOutOfRangeException(nameof(ClassWeighting), weighting, "Unknown class weighting.");
         if (ScaleRange.Min <= 0 || ScaleRange.Max < ScaleRange.Min)
             throw new ArgumentOutOfRangeException(nameof(ScaleRange), ScaleRange, "ScaleRange must satisfy 0 < Min <= Max.");
         if (HorizontalFlip is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(HorizontalFlip), HorizontalFlip, "HorizontalFlip must be a probability.");
-        if (LabelSmoothing is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(LabelSmoothing), LabelSmoothing, "LabelSmoothing must be in [0, 1).");
+        if (LabelSmoothing is not null and (< 0 or >= 1)) throw new ArgumentOutOfRangeException(nameof(LabelSmoothing), LabelSmoothing, "LabelSmoothing must be in [0, 1).");
         if (OutIndices is { Count: not 4 }) throw new ArgumentException($"OutIndices must list 4 layers, not {OutIndices.Count}.", nameof(OutIndices));
     }
 }

@@ -1,5 +1,7 @@
 using Microsoft.ML.Beit.Modeling;
 using Microsoft.ML.Beit.Preprocessing;
+using Microsoft.ML.Beit.Recipes;
+using Microsoft.ML.Beit.Search;
 using Microsoft.ML.Beit.Segmentation;
 using Microsoft.ML.Beit.Training;
 using Microsoft.ML.Data;
@@ -28,10 +30,36 @@ public sealed class BeitSegmentationTrainer : IEstimator<BeitSemanticSegmentatio
         _options = options;
     }
 
-    /// <summary>Trains on <paramref name="input"/> and returns the segmenter.</summary>
+    /// <summary>
+    /// Trains on <paramref name="input"/> and returns the segmenter: the recipe once, or with
+    /// <see cref="BeitTrainingOptions.TrainTime"/> the best of a search within that budget.
+    /// </summary>
     public BeitSemanticSegmentationTransformer Fit(IDataView input)
     {
-        var o = _options;
+        if (_options.TrainTime is null) return FitOnce(_options, input);
+        new SegmentedImageReader(_options.ImageColumnName, _options.LabelColumnName, "training data").CheckSchema(input.Schema);
+        var o = (BeitSegmentationOptions)_options.CloneOptions();
+        int seed = o.Seed ?? TrainTimeSearch.ResumedSeed(o.CheckpointDirectory ?? o.ResumeFrom) ?? _host.Rand.Next();
+        var train = input;
+        if (o.ValidationSet is null) (train, o.ValidationSet) = StratifiedSplit.Split(input, o.ValidationSetFraction, seed);
+        using var channel = _host.Start("BeitSegmentation");
+        var search = new TrainTimeSearch<BeitSemanticSegmentationTransformer>(o, SearchCandidates.Segmenter(o), channel, candidate =>
+        {
+            // Candidates score with TorchSharp; only the winner is converted.
+            var options = (BeitSegmentationOptions)candidate;
+            options.Backend = BeitBackend.TorchSharp;
+            return FitOnce(options, train);
+        }, "mIoU");
+        var best = search.Run(seed);
+        best.TrainingRecipe = best.TrainingRecipe + Environment.NewLine + search.Leaderboard;
+        if (o.Backend == BeitBackend.TorchSharp) return best;
+        using (best) return best.ToOnnxBackend(o.Device, o.Threads);
+    }
+
+    BeitSemanticSegmentationTransformer FitOnce(BeitSegmentationOptions options, IDataView input)
+    {
+        // The recipe fills a copy: the caller's options stay as given.
+        var o = (BeitSegmentationOptions)options.CloneOptions();
         var reader = new SegmentedImageReader(o.ImageColumnName, o.LabelColumnName, "training data");
         var validationReader = new SegmentedImageReader(o.ImageColumnName, o.LabelColumnName, "validation set");
         reader.CheckSchema(input.Schema);
@@ -40,7 +68,27 @@ public sealed class BeitSegmentationTrainer : IEstimator<BeitSemanticSegmentatio
         if (o.Threads is int threads) set_num_threads(threads);
         using var channel = _host.Start("BeitSegmentation");
 
-        var model = BeitSegmentationInitialization.Create(o, seed, channel.Info);
+        int rows = DataViewRows.Count(input);
+        if (rows < 2) throw new ArgumentException($"The training data has {rows} row(s); BatchNorm needs at least 2 images per batch.", nameof(input));
+        BeitForSemanticSegmentation model;
+        RecipeReport recipe;
+        Tensor? classWeights = null;
+        using (var checkpoint = o.Model!.Path is null ? null : o.Model.Load())
+        {
+            var (kind, because) = TrainingRecipes.Choose(o.Recipe, o.Model, checkpoint);
+            recipe = new RecipeReport(kind, because);
+            int labelCount = o.ClassNames?.Count ?? (checkpoint?.Architecture == Checkpoints.BeitArchitecture.SemanticSegmentation
+                ? checkpoint.Config.NumLabels
+                : throw new ArgumentException("BeitSegmentationOptions.ClassNames is required for a new segmentation model and when the starting model is not a segmentation model.", nameof(input)));
+            var survey = LabelSurvey.Read(reader, input, labelCount, o.IgnoreIndex, o.ReduceLabels);
+            var architecture = checkpoint?.Config
+                ?? TrainingRecipes.RandomArchitecture(o.Model, o.CropSize, o.PatchSize, survey.TypicalSide, TrainingRecipes.SegmentationGrid(o.Model), recipe);
+            if (checkpoint is null) o.CropSize = architecture.ImageSize;
+            TrainingRecipes.Segmenter(o, recipe, architecture, new TrainingData(rows, labelCount, survey.TypicalSide), survey.LargestClassShare);
+            if (!o.QuietRecipe) channel.Info(recipe.Describe());
+            if (o.ClassWeighting == BeitClassWeighting.Balanced) classWeights = tensor(survey.BalancedWeights());
+            model = BeitSegmentationInitialization.Create(o, checkpoint, architecture, seed, channel.Info);
+        }
         try
         {
             var device = BeitDevice.Resolve(o.Device);
@@ -49,12 +97,12 @@ public sealed class BeitSegmentationTrainer : IEstimator<BeitSemanticSegmentatio
             var preprocessor = o.Preprocessor ?? o.Model!.FindPreprocessorConfig() ?? BeitPreprocessorConfig.Pt22k(crop);
             var processor = new BeitImageProcessor(preprocessor);
             byte[] padColor = [.. preprocessor.ImageMean.Select(m => (byte)Math.Clamp(Math.Round(m * 255), 0, 255))];
+            double labelSmoothing = o.LabelSmoothing!.Value;
+            var weights = classWeights?.to(device);
             var augmentation = new SegmentationAugmentation(crop, o.Augment ? o.ScaleRange : (1, 1), o.Augment ? o.HorizontalFlip : 0,
                 preprocessor.Resample, (byte)o.IgnoreIndex, padColor);
             if (o.IgnoreIndex < classes)
                 throw new ArgumentException($"IgnoreIndex {o.IgnoreIndex} is one of the {classes} class ids (0..{classes - 1}); the loss would ignore that class. Use a value >= {classes} (255 by default).");
-            int rows = DataViewRows.Count(input);
-            if (rows < 2) throw new ArgumentException($"The training data has {rows} row(s); BatchNorm needs at least 2 images per batch.", nameof(input));
             // A last batch of one image would give BatchNorm a variance of 0/0 (LibTorch does not refuse it): it is left out.
             int batchesPerEpoch = rows / o.BatchSize + (rows % o.BatchSize >= 2 ? 1 : 0);
             int shufflePool = DataViewRows.ShufflePool(input, o.ImageColumnName, rows, o.BatchSize);
@@ -87,14 +135,14 @@ public sealed class BeitSegmentationTrainer : IEstimator<BeitSemanticSegmentatio
                 EpochBatches = Batches,
                 BatchesPerEpoch = batchesPerEpoch,
                 // The loop's dispose scope owns the outputs.
-                Loss = batch => model.Loss(model.forward(batch.Inputs, withAuxiliary: true), batch.Targets, o.LabelSmoothing).Total,
+                Loss = batch => model.Loss(model.forward(batch.Inputs, withAuxiliary: true), batch.Targets, labelSmoothing, weights).Total,
                 Validate = o.ValidationSet is null ? null : () =>
                     BeitSegmentationEvaluation.Evaluate(new BeitSegmentationEngine(model, preprocessor, crop, o.Device, o.BatchSize), validationReader,
                         o.ValidationSet, o.IgnoreIndex, o.ReduceLabels, o.BatchSize).MeanIoU,
             });
             var engine = new BeitSegmentationEngine(model, preprocessor, crop, o.Device, o.BatchSize);
             var segmenter = new BeitSemanticSegmentationTransformer(_host, engine, o.ImageColumnName, o.PredictedMaskColumnName, o.ScoreColumnName,
-                o.BatchSize, o.InvalidImage, o.IgnoreIndex, o.ReduceLabels);
+                o.BatchSize, o.InvalidImage, o.IgnoreIndex, o.ReduceLabels) { TrainingRecipe = recipe.Describe() };
             if (o.Backend == BeitBackend.TorchSharp) return segmenter;
             using (segmenter) return segmenter.ToOnnxBackend(o.Device, o.Threads);
         }
@@ -102,6 +150,10 @@ public sealed class BeitSegmentationTrainer : IEstimator<BeitSemanticSegmentatio
         {
             model.Dispose();
             throw;
+        }
+        finally
+        {
+            classWeights?.Dispose();
         }
     }
 

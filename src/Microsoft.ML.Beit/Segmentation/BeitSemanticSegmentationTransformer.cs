@@ -75,7 +75,10 @@ public sealed class BeitSemanticSegmentationTransformer : BeitImageTransformer
     /// <inheritdoc/>
     public override BeitSemanticSegmentationTransformer ToOnnxBackend(string device = "auto", int? threads = null) =>
         new(Host, OnnxSegmentationEngine.From(TorchEngine, device, threads), InputColumnName, PredictedMaskColumnName, ScoreColumnName, BatchSize,
-            InvalidImage, IgnoreIndex, ReduceLabels);
+            InvalidImage, IgnoreIndex, ReduceLabels)
+        {
+            TrainingRecipe = TrainingRecipe,
+        };
 
     // A row is [width, height, mask..., probabilities...]; an unreadable image's row is [NaN, NaN].
     private protected override float[][] Score(IReadOnlyList<RgbImage> images) =>
@@ -175,7 +178,10 @@ public sealed class BeitSemanticSegmentationTransformer : BeitImageTransformer
         return new BeitSemanticSegmentationTransformer(env, engine, settings["image_column"]!.GetValue<string>(),
             settings["predicted_mask_column"]!.GetValue<string>(), settings["score_column"]?.GetValue<string>(),
             batchSize, Enum.Parse<BeitInvalidImageHandling>(settings["invalid_image"]!.GetValue<string>()),
-            settings["ignore_index"]!.GetValue<int>(), settings["reduce_labels"]!.GetValue<bool>());
+            settings["ignore_index"]!.GetValue<int>(), settings["reduce_labels"]!.GetValue<bool>())
+        {
+            TrainingRecipe = SavedTrainingRecipe(settings),
+        };
     }
 
     // Its own method, never inlined into Create, so that the ONNX path never compiles LibTorch calls.

@@ -49,6 +49,14 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
     const int KeptCheckpoints = 3;
     const string StateFile = "state.json", WeightsFile = "model.safetensors", OptimizerFile = "optimizer.safetensors", BestFile = "best.safetensors";
 
+    // The trainers hand the loop a copy of their options that the recipe has filled.
+    int Epochs => options.Epochs ?? throw Unfilled(nameof(Epochs));
+    double LayerDecay => options.LayerDecay ?? throw Unfilled(nameof(LayerDecay));
+    double WeightDecay => options.WeightDecay ?? throw Unfilled(nameof(WeightDecay));
+    double WarmupEpochs => options.WarmupEpochs ?? throw Unfilled(nameof(WarmupEpochs));
+
+    static InvalidOperationException Unfilled(string option) => new($"The training recipe left {option} unset.");
+
     sealed record LoopState(int Epoch, int BatchInEpoch, int Step, double? BestMetric, int EpochsWithoutImprovement, double? LastMetric,
         int Seed, int BatchSize, int AccumulationSteps);
 
@@ -65,11 +73,11 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
 
     public void Run(TrainingTask task)
     {
-        var groups = BeitLayerDecay.Groups(model, numLayers, options.LayerDecay, options.WeightDecay);
+        var groups = BeitLayerDecay.Groups(model, numLayers, LayerDecay, WeightDecay);
         using var optimizer = new BeitAdamW(groups, options.Betas.Beta1, options.Betas.Beta2, options.Epsilon);
         int stepsPerEpoch = (task.BatchesPerEpoch + options.AccumulationSteps - 1) / options.AccumulationSteps;
-        int totalSteps = stepsPerEpoch * options.Epochs;
-        var schedule = options.CreateSchedule(totalSteps, (int)(options.WarmupEpochs * stepsPerEpoch));
+        int totalSteps = stepsPerEpoch * Epochs;
+        var schedule = options.CreateSchedule(totalSteps, (int)(WarmupEpochs * stepsPerEpoch));
 
         var state = new LoopState(0, 0, 0, null, 0, null, seed, options.BatchSize, options.AccumulationSteps);
         Dictionary<string, Tensor>? best = null;
@@ -79,6 +87,14 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
         try
         {
             Train(task, optimizer, schedule, totalSteps, ref state, ref best);
+        }
+        catch (OperationCanceledException) when (options.ReturnModelWhenCancelled && options.CancellationToken.IsCancellationRequested)
+        {
+            // The loop is cancelled only between batches, where the weights and the optimizer are those of state.Step.
+            SaveCheckpoint(state, optimizer, best);
+            channel.Warning($"training was cancelled after step {state.Step} of {totalSteps}; keeping " +
+                (best is null ? "the last step's weights" : $"the best validated weights ({state.BestMetric:F4})"));
+            RestoreBest(best, state);
         }
         finally
         {
@@ -96,11 +112,16 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
             RestoreBest(best, state);
             return;
         }
+        if (options.StopAfterEpoch is int stopAt && state.Epoch >= stopAt)
+        {
+            RestoreBest(best, state);
+            return;
+        }
         var clock = Stopwatch.StartNew();
         int startStep = state.Step;
         double stepLoss = 0;
         int stepBatches = 0;
-        for (int epoch = state.Epoch; epoch < options.Epochs; epoch++)
+        for (int epoch = state.Epoch; epoch < Epochs; epoch++)
         {
             model.train();
             var epochClock = Stopwatch.StartNew();
@@ -176,10 +197,11 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
                     BestMetric = improved ? metric : state.BestMetric,
                     EpochsWithoutImprovement = improved ? 0 : state.EpochsWithoutImprovement + 1,
                 };
-                channel.Info($"epoch {epoch + 1}/{options.Epochs}: validation {metric:F4}{(improved ? " (best)" : "")}");
+                channel.Info($"epoch {epoch + 1}/{Epochs}: validation {metric:F4}{(improved ? " (best)" : "")}");
                 Report(epoch, state.Step, totalSteps, double.NaN, schedule(Math.Max(state.Step - 1, 0)), 0, metric, clock, state.Step - startStep);
             }
             SaveCheckpoint(state, optimizer, best);
+            if (options.StopAfterEpoch is int stop && epoch + 1 >= stop) break;
             if (options.EarlyStoppingPatience is int patience && state.EpochsWithoutImprovement >= patience)
             {
                 channel.Info($"early stopping after epoch {epoch + 1}: no improvement for {patience} epoch(s)");
@@ -207,7 +229,7 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
         double? trainingMetric = null)
     {
         var left = TimeSpan.FromSeconds(clock.Elapsed.TotalSeconds / Math.Max(stepsThisRun, 1) * (totalSteps - step));
-        var progress = new BeitTrainingProgress(epoch + 1, options.Epochs, step, totalSteps, loss, lr, imagesPerSecond, metric, left)
+        var progress = new BeitTrainingProgress(epoch + 1, Epochs, step, totalSteps, loss, lr, imagesPerSecond, metric, left)
         {
             TrainingMetric = trainingMetric,
         };

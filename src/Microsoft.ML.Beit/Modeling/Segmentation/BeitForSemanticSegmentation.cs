@@ -83,11 +83,12 @@ public sealed class BeitForSemanticSegmentation : nn.Module<Tensor, BeitSemantic
     /// <param name="output">The model's output, with auxiliary logits when the model has that head.</param>
     /// <param name="labels">[B, H, W] class ids (int64).</param>
     /// <param name="labelSmoothing">Label smoothing of both terms (0 in the paper's recipe).</param>
-    public BeitSegmentationLoss Loss(BeitSemanticSegmenterOutput output, Tensor labels, double labelSmoothing = 0)
+    /// <param name="classWeights">Per-class weights of both terms ([classes], on the logits' device); null weighs every pixel the same.</param>
+    public BeitSegmentationLoss Loss(BeitSemanticSegmenterOutput output, Tensor labels, double labelSmoothing = 0, Tensor? classWeights = null)
     {
         using var scope = NewDisposeScope();
         var size = new[] { labels.shape[^2], labels.shape[^1] };
-        Tensor Term(Tensor logits) => nn.functional.cross_entropy(SegmentationResize.Bilinear(logits, size), labels,
+        Tensor Term(Tensor logits) => nn.functional.cross_entropy(SegmentationResize.Bilinear(logits, size), labels, classWeights,
             ignore_index: Config.SemanticLossIgnoreIndex, label_smoothing: labelSmoothing);
         var main = Term(output.Logits);
         var auxiliary = output.AuxiliaryLogits is { } a ? Term(a) : null;
