@@ -113,7 +113,9 @@ internal sealed class TrainingFlags
     {
         ml.Log += (_, e) =>
         {
-            if (e.Kind is ChannelMessageKind.Info or ChannelMessageKind.Warning && e.Source.StartsWith("Beit", StringComparison.Ordinal))
+            // Per-epoch lines are left to the progress line, which shows them already.
+            if (e.Kind is ChannelMessageKind.Info or ChannelMessageKind.Warning && e.Source.StartsWith("Beit", StringComparison.Ordinal)
+                && !e.RawMessage.StartsWith("epoch ", StringComparison.Ordinal))
                 Console.Error.WriteLine($"\r{e.RawMessage}");
         };
     }

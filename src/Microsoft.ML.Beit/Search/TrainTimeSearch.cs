@@ -48,6 +48,7 @@ internal sealed class TrainTimeSearch<TModel>(BeitTrainingOptions options, IRead
         public double BudgetSeconds { get; set; }
         public double ElapsedSeconds { get; set; }
         public double? SecondsPerEpoch { get; set; }
+        public double SecondsPerStart { get; set; }
         public int? Epochs { get; set; }
         public List<int> Candidates { get; set; } = [];
         public List<RungResult> Results { get; set; } = [];
@@ -86,12 +87,12 @@ internal sealed class TrainTimeSearch<TModel>(BeitTrainingOptions options, IRead
         {
             if (state.SecondsPerEpoch is null)
             {
-                state.SecondsPerEpoch = MeasureEpoch(state.Seed, deadline.Token);
+                (state.SecondsPerEpoch, state.SecondsPerStart) = Measure(state.Seed, deadline.Token);
                 Save();
             }
             if (state.Epochs is null)
             {
-                (state.Epochs, state.Candidates) = Plan(state.BudgetSeconds * 0.95 - Elapsed(), state.SecondsPerEpoch.Value);
+                (state.Epochs, state.Candidates) = Plan(state.BudgetSeconds * 0.95 - Elapsed(), state.SecondsPerEpoch.Value, state.SecondsPerStart);
                 Save();
             }
             int epochs = state.Epochs.Value;
@@ -146,24 +147,33 @@ internal sealed class TrainTimeSearch<TModel>(BeitTrainingOptions options, IRead
         }
     }
 
-    // One epoch of the first candidate, timed, with validation as every rung has it; the model is thrown away.
-    double MeasureEpoch(int seed, CancellationToken token)
+    // Two epochs of the first candidate, timed, with validation as every rung has it; the model is thrown away. The second
+    // epoch gives the steady time of an epoch, the rest what every start of a rung costs (building the model, the first steps).
+    (double SecondsPerEpoch, double SecondsPerStart) Measure(int seed, CancellationToken token)
     {
-        var probe = Configure(0, epochs: 1, stopAfter: 1, checkpoints: null, seed, quiet: true, token);
+        var probe = Configure(0, epochs: 2, stopAfter: 2, checkpoints: null, seed, quiet: true, token);
         var clock = Stopwatch.StartNew();
+        var validated = new List<double>();
+        probe.Progress = new ProgressTap(p =>
+        {
+            if (p.ValidationMetric is not null && p.Loss is double.NaN) validated.Add(clock.Elapsed.TotalSeconds);
+        });
         using (fit(probe)) { }
-        return Math.Max(clock.Elapsed.TotalSeconds, 1e-3);
+        double total = clock.Elapsed.TotalSeconds;
+        double epoch = validated.Count == 2 ? validated[1] - validated[0] : total / 2;
+        return (Math.Max(epoch, 1e-3), Math.Max(0, total - 2 * epoch));
     }
 
     // The most epochs the winner can train within what is left, and how many candidates fit beside it.
-    (int Epochs, List<int> Candidates) Plan(double seconds, double secondsPerEpoch)
+    (int Epochs, List<int> Candidates) Plan(double seconds, double secondsPerEpoch, double secondsPerStart)
     {
         foreach (int count in new[] { candidates.Count, Math.Min(3, candidates.Count), 1 }.Distinct())
         {
             for (int epochs = MaxEpochs; epochs >= 1; epochs--)
             {
                 var rungs = RungEpochs(epochs, count);
-                if (rungs[0] < 1 || Cost(rungs, count) * secondsPerEpoch > seconds) continue;
+                var (epochsInAll, starts) = Cost(rungs, count);
+                if (rungs[0] < 1 || epochsInAll * secondsPerEpoch + starts * secondsPerStart > seconds) continue;
                 if (count > 1 && rungs[0] < 2) break;
                 return (epochs, [.. Enumerable.Range(0, count)]);
             }
@@ -179,18 +189,19 @@ internal sealed class TrainTimeSearch<TModel>(BeitTrainingOptions options, IRead
         _ => [Math.Max(1, epochs / 9), Math.Max(1, epochs / 3), epochs],
     };
 
-    // Epochs trained in all: every candidate to the first rung, a third of them to the next, one to the end.
-    static double Cost(List<int> rungs, int count)
+    // Epochs trained in all, and rung starts: every candidate to the first rung, a third of them to the next, one to the end.
+    static (double Epochs, int Starts) Cost(List<int> rungs, int count)
     {
         double total = 0;
-        int alive = count, previous = 0;
+        int alive = count, previous = 0, starts = 0;
         foreach (int end in rungs)
         {
             total += alive * (end - previous);
+            starts += alive;
             previous = end;
             alive = Math.Max(1, alive / 3);
         }
-        return total;
+        return (total, starts);
     }
 
     (TModel Model, double Metric) Train(int candidate, int epochs, int stopAfter, string root, int seed, bool quiet, CancellationToken token)
