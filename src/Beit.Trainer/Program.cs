@@ -23,4 +23,5 @@ root.Subcommands.Add(ExportOnnxCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(QuickstartCommand.Create());
 root.Subcommands.Add(FashionMnistCommand.Create());
-return root.Parse(args).Invoke();
+// Ctrl+C in a training verb is handled by the verb (TrainingFlags): it stops between steps and saves the model.
+return root.Parse(args).Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null });

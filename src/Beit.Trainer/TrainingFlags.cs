@@ -103,7 +103,7 @@ internal sealed class TrainingFlags
             options.TrainTime = parse.GetValue(TrainTime) is double seconds ? TimeSpan.FromSeconds(seconds) : null;
             options.ValidationSetFraction = parse.GetValue(ValidationSetFraction);
         }
-        options.CancellationToken = cancellation;
+        options.CancellationToken = CancellationTokenSource.CreateLinkedTokenSource(cancellation, CtrlC.Token).Token;
         // Ctrl+C stops training between steps and keeps what was learned: the tool still saves the model.
         options.ReturnModelWhenCancelled = true;
     }
@@ -118,6 +118,26 @@ internal sealed class TrainingFlags
                 && !e.RawMessage.StartsWith("epoch ", StringComparison.Ordinal))
                 Console.Error.WriteLine($"\r{e.RawMessage}");
         };
+    }
+
+    /// <summary>Ctrl+C (SIGINT) as a cancellation: the first press stops training between steps instead of ending the process.</summary>
+    static class CtrlC
+    {
+        static readonly CancellationTokenSource Source = new();
+
+        static CtrlC()
+        {
+            Console.CancelKeyPress += (_, e) =>
+            {
+                // A second Ctrl+C, while the model is being saved, ends the process as usual.
+                if (Source.IsCancellationRequested) return;
+                e.Cancel = true;
+                Console.Error.WriteLine("\rstopping after this step; the model trained so far will be saved (Ctrl+C again to quit now)");
+                Source.Cancel();
+            };
+        }
+
+        public static CancellationToken Token => Source.Token;
     }
 
     static void Positive(System.CommandLine.Parsing.OptionResult result, string name)

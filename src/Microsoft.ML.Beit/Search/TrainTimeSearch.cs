@@ -38,6 +38,8 @@ internal sealed class TrainTimeSearch<TModel>(BeitTrainingOptions options, IRead
     Func<BeitTrainingOptions, TModel> fit, string metricName) where TModel : class, IDisposable
 {
     const string StateFile = TrainTimeSearch.StateFile;
+    // A candidate stopped by the budget before its first validation scores minus infinity.
+    static readonly JsonSerializerOptions Json = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
     const int MaxEpochs = 300;
 
     sealed record RungResult(int Candidate, int Rung, int Epochs, double Metric, double Seconds);
@@ -65,7 +67,7 @@ internal sealed class TrainTimeSearch<TModel>(BeitTrainingOptions options, IRead
         string root = given ?? Path.Combine(Path.GetTempPath(), $"beit-search-{Guid.NewGuid():N}");
         Directory.CreateDirectory(root);
         string stateFile = Path.Combine(root, StateFile);
-        var state = File.Exists(stateFile) ? JsonSerializer.Deserialize<SearchState>(File.ReadAllText(stateFile))! : new SearchState { Seed = seed, BudgetSeconds = budget };
+        var state = File.Exists(stateFile) ? JsonSerializer.Deserialize<SearchState>(File.ReadAllText(stateFile), Json)! : new SearchState { Seed = seed, BudgetSeconds = budget };
         if (state.Results.Count > 0 || state.SecondsPerEpoch is not null)
             channel.Info($"resuming the search in {root}: {state.ElapsedSeconds:F0} s of {state.BudgetSeconds:F0} s spent, {state.Results.Count} rung(s) done");
         var clock = Stopwatch.StartNew();
@@ -75,7 +77,7 @@ internal sealed class TrainTimeSearch<TModel>(BeitTrainingOptions options, IRead
         {
             state.ElapsedSeconds = Elapsed();
             string temporary = stateFile + ".tmp";
-            File.WriteAllText(temporary, JsonSerializer.Serialize(state));
+            File.WriteAllText(temporary, JsonSerializer.Serialize(state, Json));
             File.Move(temporary, stateFile, overwrite: true);
         }
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(options.CancellationToken);
