@@ -1,0 +1,42 @@
+using System.Text.Json;
+
+namespace Microsoft.ML.Beit.Tests;
+
+/// <summary>
+/// Records every progress report on the training thread (a synchronous <see cref="IProgress{T}"/>; <see cref="Progress{T}"/>
+/// would post to the thread pool and could report after Fit returns), and optionally cancels once a step is reached.
+/// </summary>
+internal sealed class TrainingSteps(CancellationTokenSource? cancel = null, int cancelAtStep = int.MaxValue) : IProgress<BeitTrainingProgress>
+{
+    public List<BeitTrainingProgress> Reports { get; } = [];
+
+    /// <summary>The optimizer steps reported, in order (validation reports carry a NaN loss and are left out).</summary>
+    public List<int> Steps => Reports.Where(r => !double.IsNaN(r.Loss)).Select(r => r.Step).ToList();
+
+    public void Report(BeitTrainingProgress value)
+    {
+        Reports.Add(value);
+        if (value.Step >= cancelAtStep) cancel?.Cancel();
+    }
+
+    /// <summary>Steps first..last.</summary>
+    public static List<int> Range(int first, int last) => Enumerable.Range(first, last - first + 1).ToList();
+
+    /// <summary>The optimizer step of the checkpoint that <c>latest</c> names in a checkpoint folder, read from its state file.</summary>
+    public static int LatestCheckpointStep(string checkpoints)
+    {
+        string latest = Path.Combine(checkpoints, "latest");
+        Assert.IsTrue(File.Exists(latest), $"no checkpoint was written to {checkpoints}");
+        string state = Path.Combine(checkpoints, File.ReadAllText(latest).Trim(), "state.json");
+        using var document = JsonDocument.Parse(File.ReadAllText(state));
+        return document.RootElement.GetProperty("Step").GetInt32();
+    }
+
+    /// <summary>Largest absolute difference of two equally long arrays (a length mismatch fails rather than being cut short by Zip).</summary>
+    public static double MaxAbsDiff(IReadOnlyList<float> expected, IReadOnlyList<float> actual)
+    {
+        Assert.AreEqual(expected.Count, actual.Count, "the two runs produced different numbers of values");
+        Assert.IsNotEmpty(expected, "nothing to compare");
+        return expected.Zip(actual).Max(p => Math.Abs((double)p.First - p.Second));
+    }
+}
