@@ -102,12 +102,20 @@ public sealed class PretrainingTests
 
             var labelled = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(FashionMnist.Load("train", 64)));
             var train = labelled.Transform(ml.Data.LoadFromEnumerable(FashionMnist.Load("train", 64)));
+            // A learning rate too small to move the weights: the classifier's encoder must be the pretrained one.
             using var classifier = ml.MulticlassClassification.Trainers.BeitFinetune(new BeitFinetuneOptions
             {
-                Model = BeitModelSource.FromPath(zip), Epochs = 1, BatchSize = 32, LearningRate = 1e-3, LayerDecay = 1, DropPath = 0,
+                Model = BeitModelSource.FromPath(zip), Epochs = 1, BatchSize = 32, LearningRate = 1e-12, MinLearningRate = 0, LayerDecay = 1, DropPath = 0,
                 Augment = false, WarmupEpochs = 0, Seed = 1,
             }).Fit(train);
-            Console.WriteLine($"fine-tuned from the pretrained backbone: {classifier.LabelNames.Count} classes, {classifier.ModelConfig.NumHiddenLayers} blocks");
+            string classifierZip = Path.Combine(folder, "classifier.zip");
+            ml.Model.Save(classifier, train.Schema, classifierZip);
+            var (backboneDiff, compared) = Backbones.Difference(zip, classifierZip);
+            var (randomDiff, _) = Backbones.Difference(Path.Combine(folder, "hf"), SaveRandomStart(folder));
+            Console.WriteLine($"fine-tuned from the pretrained backbone: {classifier.LabelNames.Count} classes, {classifier.ModelConfig.NumHiddenLayers} blocks; " +
+                $"{compared} encoder tensors differ from the backbone's by at most {backboneDiff:E2} (a random start differs by {randomDiff:E2})");
+            Assert.IsGreaterThanOrEqualTo(2 * 12, compared, "the encoder's tensors were compared");
+            Assert.IsLessThanOrEqualTo(1e-6, backboneDiff, "fine-tuning started from the pretrained backbone's weights");
 
             using var featurizer = ml.Transforms.BeitFeaturize("F", "Image", new BeitFeaturizerOptions { Model = BeitModelSource.FromPath(zip) }).Fit(images);
             var features = ml.Data.CreateEnumerable<FeatureRow>(featurizer.Transform(images), false).Take(2).ToList();
@@ -118,6 +126,16 @@ public sealed class PretrainingTests
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    // The same architecture, randomly initialised and saved: how far a start that ignored the backbone would be.
+    static string SaveRandomStart(string folder)
+    {
+        string directory = Path.Combine(folder, "random");
+        var config = Recipe(1).Model!.RandomArchitecture();
+        using var model = new BeitForMaskedImageModeling(config);
+        Checkpoints.BeitCheckpoint.Save(model, directory);
+        return directory;
     }
 
     /// <summary>A features row.</summary>

@@ -40,3 +40,28 @@ internal sealed class TrainingSteps(CancellationTokenSource? cancel = null, int 
         return expected.Zip(actual).Max(p => Math.Abs((double)p.First - p.Second));
     }
 }
+
+/// <summary>Compares the backbone weights of two models (directories, checkpoint files or model zips), key by key.</summary>
+internal static class Backbones
+{
+    /// <summary>
+    /// The largest absolute difference over the encoder and patch-embedding weights both models hold under the same name
+    /// and shape, and how many tensors were compared.
+    /// </summary>
+    public static (double MaxAbsDiff, int Compared) Difference(string a, string b)
+    {
+        using var first = BeitModelSource.FromPath(a).Load();
+        using var second = BeitModelSource.FromPath(b).Load();
+        double worst = 0;
+        int compared = 0;
+        foreach (var (name, tensor) in first.Weights)
+        {
+            if (!(name.StartsWith("beit.encoder.layer.", StringComparison.Ordinal) || name.StartsWith("beit.embeddings.patch_embeddings.", StringComparison.Ordinal))
+                || !second.Weights.TryGetValue(name, out var other) || !tensor.shape.SequenceEqual(other.shape) || !tensor.is_floating_point())
+                continue;
+            worst = Math.Max(worst, ReferenceData.MaxAbsDiff(other, tensor));
+            compared++;
+        }
+        return (worst, compared);
+    }
+}
