@@ -139,7 +139,7 @@ public sealed class OptionValidationTests
     }
 
     /// <summary>A weightless tokenizer for the 28x28 test architecture (4x4 patches of 7 pixels): token 0 everywhere.</summary>
-    sealed class GridTokenizer : IBeitVisualTokenizer
+    internal sealed class GridTokenizer : IBeitVisualTokenizer
     {
         public int VocabularySize => 2;
         public int InputSize => 28;
