@@ -6,8 +6,15 @@
 #   bash samples/notebooks/run-notebooks.sh            executed copies go to artifacts/notebooks/
 #   bash samples/notebooks/run-notebooks.sh --update   ... and replace the committed notebooks (their outputs)
 #   bash samples/notebooks/run-notebooks.sh 02-finetune.ipynb ...   only these
+# Each run writes the notebooks' temporary files under a folder of its own, removed at the end; a notebook still
+# running after BEIT_NOTEBOOK_TIMEOUT seconds (default 600) is stopped and fails. The library package replaces a
+# stale copy in the machine-wide NuGet cache, so runs on one machine take turns (a lock beside that cache).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+limit=${BEIT_NOTEBOOK_TIMEOUT:-600}
+TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/beit-notebooks-run.XXXXXX") || exit 1
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 update=false names=()
 for arg in "$@"; do
   if [ "$arg" = --update ]; then update=true; else names+=("$arg"); fi
@@ -15,6 +22,13 @@ done
 [ ${#names[@]} -eq 0 ] && names=($(cd samples/notebooks && ls *.ipynb))
 export BEIT_NOTEBOOK_SMALL=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p artifacts/notebooks
+cache="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
+mkdir -p "$cache"
+exec 9> "$cache/.beit-notebooks.lock"
+if ! flock -n 9; then
+  echo "another notebook run on this machine holds $cache/.beit-notebooks.lock; waiting for it"
+  flock 9
+fi
 
 # The notebooks reference Microsoft.ML.Beit 0.1.0 from artifacts/packages. Pack the library as built (Debug, by
 # `dotnet test`; built here when it is not), and drop a stale copy of this same version from the NuGet cache,
@@ -25,18 +39,23 @@ if ! { dotnet build src/Microsoft.ML.Beit/Microsoft.ML.Beit.csproj -c Debug -nol
   echo "notebooks: 0 passed, ${#names[@]} failed (packing the library failed)"
   exit 1
 fi
-rm -rf "${NUGET_PACKAGES:-$HOME/.nuget/packages}/microsoft.ml.beit/0.1.0"
+rm -rf "$cache/microsoft.ml.beit/0.1.0"
 dotnet tool restore > /dev/null
 
 passed=0 failed=0
 for name in "${names[@]}"; do
   start=$(date +%s)
   out="$PWD/artifacts/notebooks/$name"
-  if (cd samples/notebooks && dotnet dotnet-repl --run "$name" --exit-after-run --output-path "$out" > "$out.log" 2>&1) \
-     && [ -f "$out" ] && ! grep -q '"output_type": "error"' "$out"; then
+  (cd samples/notebooks && timeout --kill-after=10 "$limit" dotnet dotnet-repl --run "$name" --exit-after-run --output-path "$out" > "$out.log" 2>&1)
+  code=$?
+  if [ "$code" -eq 124 ] || [ "$code" -eq 137 ]; then
+    failed=$((failed + 1)); echo "notebook $name: FAILED (still running after $limit s, stopped: a hang? BEIT_NOTEBOOK_TIMEOUT sets the limit)"
+    tail -n 5 "$out.log" | sed 's/^/    /'
+  elif [ "$code" -eq 0 ] && [ -f "$out" ] && ! grep -q '"output_type": "error"' "$out"; then
     passed=$((passed + 1)); echo "notebook $name: passed ($(( $(date +%s) - start )) s)"
     # The kernel prints the package folder as an absolute path: commit it relative to the repository.
-    if $update; then sed "s#$PWD/##g" "$out" > "samples/notebooks/$name"; fi
+    # Likewise this run's temporary folder: commit it as the /tmp it stands for.
+    if $update; then sed -e "s#$PWD/##g" -e "s#$TMPDIR/#/tmp/#g" "$out" > "samples/notebooks/$name"; fi
   else
     failed=$((failed + 1)); echo "notebook $name: FAILED ($(( $(date +%s) - start )) s); its errors:"
     grep -o '"evalue": "[^"]*' "$out" 2>/dev/null | head -n 3 | cut -c1-600 | sed 's/^/    /'

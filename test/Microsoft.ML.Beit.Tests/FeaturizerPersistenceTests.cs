@@ -46,6 +46,7 @@ public sealed class FeaturizerPersistenceTests
             {
                 var cells = line.Split(',');
                 var features = cells.Skip(1).Select(c => float.Parse(c, CultureInfo.InvariantCulture)).ToArray();
+                Assert.HasCount(expected[cells[0]].Length, features, $"features of {cells[0]} in the CSV");
                 worst = Math.Max(worst, features.Zip(expected[cells[0]]).Max(p => Math.Abs(p.First - p.Second)));
             }
             Console.WriteLine($"fresh process vs original features: max abs diff {worst:E2}");
@@ -69,6 +70,14 @@ public sealed class FeaturizerPersistenceTests
             var featurized = ml.Transforms.BeitFeaturize("Features", "Image", new BeitFeaturizerOptions { Model = BeitModelSource.FromDirectory(modelDir) })
                 .Fit(data).Transform(data);
             var cached = ml.Data.Cache(featurized);
+            // The cache serves the featurizer's own values, row for row (read twice: the second pass comes from the cache).
+            var direct = ml.Data.CreateEnumerable<FeatureOnly>(featurized, false).ToList();
+            for (int pass = 0; pass < 2; pass++)
+            {
+                var fromCache = ml.Data.CreateEnumerable<FeatureOnly>(cached, false).ToList();
+                Assert.HasCount(direct.Count, fromCache);
+                for (int i = 0; i < direct.Count; i++) CollectionAssert.AreEqual(direct[i].Features, fromCache[i].Features, $"row {i}, pass {pass + 1}");
+            }
             var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
                 .Append(ml.Transforms.NormalizeMinMax("Features"))
                 .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy());
@@ -76,11 +85,19 @@ public sealed class FeaturizerPersistenceTests
             foreach (var fold in folds)
                 Console.WriteLine($"fold {fold.Fold}: MicroAccuracy {fold.Metrics.MicroAccuracy:F3}");
             Assert.HasCount(3, folds);
-            Assert.IsTrue(folds.All(f => f.Metrics.MicroAccuracy > 0.2), "every fold learns something");
+            // Measured 0.30 to 0.36 per fold (chance 0.1).
+            Assert.IsTrue(folds.All(f => f.Metrics.MicroAccuracy > 0.25), "every fold learns something");
         }
         finally
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    /// <summary>The features column alone.</summary>
+    public sealed class FeatureOnly
+    {
+        /// <summary>The features.</summary>
+        [VectorType] public float[] Features { get; set; } = [];
     }
 }

@@ -71,14 +71,6 @@ public sealed class FinetuneTests
         public float[] Score { get; set; } = [];
     }
 
-    sealed class CancelAtStep(int step, CancellationTokenSource source) : IProgress<BeitTrainingProgress>
-    {
-        public void Report(BeitTrainingProgress value)
-        {
-            if (value.Step >= step) source.Cancel();
-        }
-    }
-
     [TestMethod]
     public void AnInterruptedRunResumedFromItsCheckpointEndsLikeAnUninterruptedOne()
     {
@@ -103,22 +95,38 @@ public sealed class FinetuneTests
             }
             float[] Scores(ITransformer model) => ml.Data.CreateEnumerable<ScoreOnly>(model.Transform(test), false).SelectMany(p => p.Score).ToArray();
 
-            using var uninterrupted = ml.MulticlassClassification.Trainers.BeitFinetune(Options(Path.Combine(folder, "a"))).Fit(data);
+            // 160 images in batches of 16: 10 steps an epoch, 20 in all.
+            const int totalSteps = 20, stopAt = 14;
+            var full = new TrainingSteps();
+            var a = Options(Path.Combine(folder, "a"));
+            a.Progress = full;
+            using var uninterrupted = ml.MulticlassClassification.Trainers.BeitFinetune(a).Fit(data);
             var expected = Scores(uninterrupted);
+            CollectionAssert.AreEqual(TrainingSteps.Range(1, totalSteps), full.Steps, "the uninterrupted run takes steps 1..20");
 
             string checkpoints = Path.Combine(folder, "b");
             using var cancel = new CancellationTokenSource();
             var interrupted = Options(checkpoints);
             interrupted.CancellationToken = cancel.Token;
-            interrupted.Progress = new CancelAtStep(14, cancel);
+            var before = new TrainingSteps(cancel, stopAt);
+            interrupted.Progress = before;
             Assert.ThrowsExactly<OperationCanceledException>(() => ml.MulticlassClassification.Trainers.BeitFinetune(interrupted).Fit(data));
-            Console.WriteLine($"interrupted after step 14; checkpoints: {string.Join(", ", Directory.GetDirectories(checkpoints).Select(Path.GetFileName))}");
+            CollectionAssert.AreEqual(TrainingSteps.Range(1, stopAt), before.Steps, "the interrupted run stops after the step that cancelled it");
+            // Checkpoints every 4 steps: the newest is behind the interruption, so the resumed run must redo the steps after it.
+            int checkpoint = TrainingSteps.LatestCheckpointStep(checkpoints);
+            Console.WriteLine($"interrupted after step {stopAt}; checkpoints: {string.Join(", ", Directory.GetDirectories(checkpoints).Select(Path.GetFileName))}; latest at step {checkpoint}");
+            Assert.IsTrue(checkpoint is > 0 and < stopAt, $"the latest checkpoint (step {checkpoint}) lies inside the interrupted run");
 
             var resumed = Options(checkpoints);
             resumed.ResumeFrom = checkpoints;
+            var after = new TrainingSteps();
+            resumed.Progress = after;
             using var finished = ml.MulticlassClassification.Trainers.BeitFinetune(resumed).Fit(data);
-            var actual = Scores(finished);
-            double diff = expected.Zip(actual).Max(p => Math.Abs(p.First - p.Second));
+            Console.WriteLine($"resumed run took steps {string.Join(",", after.Steps)}");
+            CollectionAssert.AreEqual(TrainingSteps.Range(checkpoint + 1, totalSteps), after.Steps,
+                $"the resumed run starts at the checkpoint's step + 1 ({checkpoint + 1}) and takes exactly the remaining steps");
+            Assert.IsTrue(after.Reports.All(r => r.TotalSteps == totalSteps), "the resumed run knows the run's total length");
+            double diff = TrainingSteps.MaxAbsDiff(expected, Scores(finished));
             Console.WriteLine($"resumed vs uninterrupted run, 20 steps with crops, flips, mixup/cutmix and stochastic depth: max abs probability difference {diff:E2}");
             Assert.IsLessThanOrEqualTo(1e-6, diff, "the same seed on the CPU repeats the run; the tolerance allows only float noise");
         }
@@ -187,7 +195,7 @@ public sealed class FinetuneTests
     }
 
     [TestMethod]
-    public void StartsFromAPretrainingCheckpointWithASharedBiasAndKeepsTheBestEpoch()
+    public void StartsFromAPretrainingCheckpointWithASharedBiasAndStopsEarly()
     {
         string folder = TinyModels.TempDirectory();
         try
@@ -228,6 +236,32 @@ public sealed class FinetuneTests
         }
     }
 
+    [TestMethod]
+    public void TheBestEpochsWeightsAreKeptNotTheLastOnes()
+    {
+        var ml = new MLContext(seed: 1);
+        var raw = ml.Data.LoadFromEnumerable(FashionMnist.Load("train", 96));
+        var labels = ml.Transforms.Conversion.MapValueToKey("Label").Fit(raw);
+        var data = labels.Transform(raw);
+        var validation = labels.Transform(ml.Data.LoadFromEnumerable(FashionMnist.Load("t10k", 64)));
+        var steps = new TrainingSteps();
+        var options = TinyRecipe(epochs: 6);
+        options.LearningRate = 3e-3;
+        options.ValidationSet = validation;
+        options.Progress = steps;
+        using var model = ml.MulticlassClassification.Trainers.BeitFinetune(options).Fit(data);
+
+        var accuracies = steps.Reports.Where(r => double.IsNaN(r.Loss)).Select(r => r.ValidationMetric!.Value).ToList();
+        Console.WriteLine($"validation accuracy by epoch: {string.Join(", ", accuracies.Select(a => a.ToString("F3")))}");
+        Assert.HasCount(6, accuracies, "one validation per epoch");
+        // The seeded run on the CPU repeats exactly; in it the last epoch is worse than the best, so keeping the last would show.
+        double best = accuracies.Max();
+        Assert.IsLessThan(best, accuracies[^1], "precondition: the last epoch is not the best one in this run");
+        var metrics = ml.MulticlassClassification.Evaluate(model.Transform(validation));
+        Console.WriteLine($"the trained model on the validation images: accuracy {metrics.MicroAccuracy:F3} (best epoch {best:F3}, last epoch {accuracies[^1]:F3})");
+        Assert.AreEqual(best, metrics.MicroAccuracy, 1e-9, "the model has the best epoch's weights");
+    }
+
     sealed class SyncProgress(Action<BeitTrainingProgress> report) : IProgress<BeitTrainingProgress>
     {
         public void Report(BeitTrainingProgress value) => report(value);
@@ -254,6 +288,6 @@ public sealed class FinetuneTests
         Console.WriteLine($"class names from numeric labels: {string.Join(", ", names)}");
         CollectionAssert.AreEquivalent(Enumerable.Range(0, 10).Select(i => i.ToString()).ToList(), names);
         var metrics = ml.MulticlassClassification.Evaluate(scored);
-        Assert.IsTrue(metrics.MicroAccuracy is >= 0 and <= 1);
+        Assert.HasCount(10, metrics.PerClassLogLoss, "the evaluator sees the ten classes of the numeric labels");
     }
 }

@@ -86,6 +86,9 @@ public sealed class HostileImageTests
             var expected = HostileImages.All().Select(c => c.Decodes is not null).ToList();
             int skipped = rows.Count(r => r.Features.All(float.IsNaN));
             Console.WriteLine($"{rows.Count} rows: {rows.Count - skipped} featurized, {skipped} skipped as NaN");
+            Assert.HasCount(paths.Count, rows, "one row per input row, skipped images included");
+            Assert.AreEqual(expected.Count(ok => !ok), skipped, "every image that does not decode, and only those, gives a NaN row");
+            Assert.IsTrue(expected.Any(ok => ok) && expected.Any(ok => !ok), "the cases hold both images that decode and images that do not");
             for (int i = 0; i < rows.Count; i++)
                 Assert.AreEqual(expected[i], rows[i].Features.All(float.IsFinite), paths[i].Path);
         }

@@ -1,11 +1,15 @@
 using System.Diagnostics;
+using System.Text.RegularExpressions;
 
 namespace Microsoft.ML.Beit.Tests;
 
-/// <summary>A training process killed at a random point and resumed from its checkpoints ends where an uninterrupted run does.</summary>
+/// <summary>A training process killed without warning and resumed from its checkpoints ends where an uninterrupted run does.</summary>
 [TestClass]
-public sealed class KilledTrainingTests
+public sealed partial class KilledTrainingTests
 {
+    // 400 images in batches of 16 for 4 epochs: 25 steps an epoch, 100 in all; a checkpoint at the end of each epoch.
+    const int StepsPerEpoch = 25, TotalSteps = 100;
+
     [TestMethod]
     public void AKilledFinetuneResumesAndLosesNothing()
     {
@@ -24,29 +28,48 @@ public sealed class KilledTrainingTests
             string reference = Path.Combine(root, "reference.zip");
             (code, _, error) = BeitToolTests.Beit(Arguments(reference, Path.Combine(root, "a")));
             Assert.AreEqual(0, code, error);
+            CollectionAssert.AreEqual(new[] { 1, TotalSteps }, new[] { StepsShown(error)[0], StepsShown(error)[^1] }, "the uninterrupted run shows steps 1 to 100");
 
-            // Start the same run and kill it, without warning, once it has written a checkpoint and gone on a random while.
+            // Start the same run and kill it, without warning, as soon as the first epoch's checkpoint is in place:
+            // three epochs are still to go, so the kill always lands mid-run.
             string checkpoints = Path.Combine(root, "b"), resumed = Path.Combine(root, "resumed.zip");
             var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
             foreach (var a in (string[])[BeitToolTests.ToolPath(), .. Arguments(resumed, checkpoints)]) start.ArgumentList.Add(a);
+            var killedErrors = new System.Text.StringBuilder();
             using (var process = Process.Start(start)!)
             {
+                process.OutputDataReceived += (_, _) => { };
+                process.ErrorDataReceived += (_, e) => { lock (killedErrors) killedErrors.AppendLine(e.Data); };
                 process.BeginOutputReadLine();
                 process.BeginErrorReadLine();
-                var clock = Stopwatch.StartNew();
-                while (!File.Exists(Path.Combine(checkpoints, "latest")) && !process.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(20);
-                Thread.Sleep(new Random().Next(0, 400));
-                bool killed = !process.HasExited;
-                if (killed) process.Kill(entireProcessTree: true);
+                // Polls a file the process writes; the two minutes only stop a broken run from hanging the test.
+                var guard = Stopwatch.StartNew();
+                while (!File.Exists(Path.Combine(checkpoints, "latest")) && !process.HasExited && guard.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(10);
+                Assert.IsFalse(process.HasExited, $"the run ended (exit code {process.ExitCode}) before it could be killed: {killedErrors}");
+                Assert.IsTrue(File.Exists(Path.Combine(checkpoints, "latest")), "no checkpoint within two minutes");
+                process.Kill(entireProcessTree: true);
                 process.WaitForExit();
-                Console.WriteLine($"{(killed ? "killed" : "finished before the kill")} after {clock.Elapsed.TotalSeconds:F1} s; latest checkpoint: {File.ReadAllText(Path.Combine(checkpoints, "latest")).Trim()}");
+                Assert.AreNotEqual(0, process.ExitCode, "the killed run did not exit normally");
             }
+            Assert.IsFalse(File.Exists(resumed), "the killed run never got to write its model");
+            int checkpoint = TrainingSteps.LatestCheckpointStep(checkpoints);
+            Console.WriteLine($"killed; latest checkpoint at step {checkpoint}: {File.ReadAllText(Path.Combine(checkpoints, "latest")).Trim()}");
+            Assert.IsTrue(checkpoint is >= StepsPerEpoch and < TotalSteps, $"the checkpoint (step {checkpoint}) lies inside the run");
 
             (code, _, error) = BeitToolTests.Beit([.. Arguments(resumed, checkpoints), "--resume", checkpoints]);
             Assert.AreEqual(0, code, error);
-            var (_, expected, _) = BeitToolTests.Beit("predict", "--model", reference, "--images", Path.Combine(images, "test"));
-            var (_, actual, _) = BeitToolTests.Beit("predict", "--model", resumed, "--images", Path.Combine(images, "test"));
-            Console.WriteLine($"predictions of the resumed run equal the uninterrupted run's on {expected.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length} images: {expected == actual}");
+            var steps = StepsShown(error);
+            Console.WriteLine($"the resumed run showed steps {string.Join(",", steps)}");
+            Assert.AreEqual(checkpoint + 1, steps[0], "the resumed run starts at the checkpoint's step + 1");
+            Assert.AreEqual(TotalSteps, steps[^1], "the resumed run ends at the run's last step");
+
+            var (expectedCode, expected, expectedError) = BeitToolTests.Beit("predict", "--model", reference, "--images", Path.Combine(images, "test"));
+            Assert.AreEqual(0, expectedCode, expectedError);
+            var (actualCode, actual, actualError) = BeitToolTests.Beit("predict", "--model", resumed, "--images", Path.Combine(images, "test"));
+            Assert.AreEqual(0, actualCode, actualError);
+            int lines = expected.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+            Console.WriteLine($"predictions of the resumed run equal the uninterrupted run's on {lines} lines: {expected == actual}");
+            Assert.IsGreaterThanOrEqualTo(40, lines, "predict prints a line per test image");
             Assert.AreEqual(expected, actual);
         }
         finally
@@ -54,4 +77,17 @@ public sealed class KilledTrainingTests
             Directory.Delete(root, recursive: true);
         }
     }
+
+    /// <summary>The step numbers of the progress lines a run printed on stderr (the first step is always among them).</summary>
+    static List<int> StepsShown(string stderr)
+    {
+        var steps = StepLine().Matches(stderr).Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.IsNotEmpty(steps, $"no progress line in: {stderr}");
+        Assert.IsTrue(StepLine().Matches(stderr).All(m => m.Groups[2].Value == TotalSteps.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            "every progress line counts the whole run's steps");
+        return steps;
+    }
+
+    [GeneratedRegex(@"step (\d+)/(\d+)")]
+    private static partial Regex StepLine();
 }

@@ -30,10 +30,16 @@ public sealed class PretrainToolTests
             Assert.IsTrue(File.Exists(backbone));
             Assert.IsTrue(File.Exists(Path.Combine(root, "hf", "config.json")));
 
+            // A learning rate too small to move the weights: the fine-tuned encoder must still be the pretrained one.
+            string finetuned = Path.Combine(root, "ft.zip");
             (code, output, error) = BeitToolTests.Beit("finetune", "--data", Path.Combine(images, "few"), "--model", backbone, "--epochs", "1",
-                "--batch-size", "20", "--output", Path.Combine(root, "ft.zip"));
+                "--batch-size", "20", "--lr", "1e-12", "--warmup-epochs", "0", "--output", finetuned);
             Console.WriteLine(output);
             Assert.AreEqual(0, code, error);
+            var (diff, compared) = Backbones.Difference(backbone, finetuned);
+            Console.WriteLine($"{compared} encoder tensors of the fine-tuned model differ from the backbone's by at most {diff:E2}");
+            Assert.IsGreaterThanOrEqualTo(2 * 12, compared, "the encoder's tensors were compared");
+            Assert.IsLessThanOrEqualTo(1e-5, diff, "fine-tuning started from the backbone");
 
             // A tokenizer that does not exist is named.
             (code, _, error) = BeitToolTests.Beit("pretrain", "--data", Path.Combine(images, "train"), "--tokenizer", Path.Combine(root, "none.safetensors"),

@@ -102,12 +102,20 @@ public sealed class PretrainingTests
 
             var labelled = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(FashionMnist.Load("train", 64)));
             var train = labelled.Transform(ml.Data.LoadFromEnumerable(FashionMnist.Load("train", 64)));
+            // A learning rate too small to move the weights: the classifier's encoder must be the pretrained one.
             using var classifier = ml.MulticlassClassification.Trainers.BeitFinetune(new BeitFinetuneOptions
             {
-                Model = BeitModelSource.FromPath(zip), Epochs = 1, BatchSize = 32, LearningRate = 1e-3, LayerDecay = 1, DropPath = 0,
+                Model = BeitModelSource.FromPath(zip), Epochs = 1, BatchSize = 32, LearningRate = 1e-12, MinLearningRate = 0, LayerDecay = 1, DropPath = 0,
                 Augment = false, WarmupEpochs = 0, Seed = 1,
             }).Fit(train);
-            Console.WriteLine($"fine-tuned from the pretrained backbone: {classifier.LabelNames.Count} classes, {classifier.ModelConfig.NumHiddenLayers} blocks");
+            string classifierZip = Path.Combine(folder, "classifier.zip");
+            ml.Model.Save(classifier, train.Schema, classifierZip);
+            var (backboneDiff, compared) = Backbones.Difference(zip, classifierZip);
+            var (randomDiff, _) = Backbones.Difference(Path.Combine(folder, "hf"), SaveRandomStart(folder));
+            Console.WriteLine($"fine-tuned from the pretrained backbone: {classifier.LabelNames.Count} classes, {classifier.ModelConfig.NumHiddenLayers} blocks; " +
+                $"{compared} encoder tensors differ from the backbone's by at most {backboneDiff:E2} (a random start differs by {randomDiff:E2})");
+            Assert.IsGreaterThanOrEqualTo(2 * 12, compared, "the encoder's tensors were compared");
+            Assert.IsLessThanOrEqualTo(1e-6, backboneDiff, "fine-tuning started from the pretrained backbone's weights");
 
             using var featurizer = ml.Transforms.BeitFeaturize("F", "Image", new BeitFeaturizerOptions { Model = BeitModelSource.FromPath(zip) }).Fit(images);
             var features = ml.Data.CreateEnumerable<FeatureRow>(featurizer.Transform(images), false).Take(2).ToList();
@@ -118,6 +126,16 @@ public sealed class PretrainingTests
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    // The same architecture, randomly initialised and saved: how far a start that ignored the backbone would be.
+    static string SaveRandomStart(string folder)
+    {
+        string directory = Path.Combine(folder, "random");
+        var config = Recipe(1).Model!.RandomArchitecture();
+        using var model = new BeitForMaskedImageModeling(config);
+        Checkpoints.BeitCheckpoint.Save(model, directory);
+        return directory;
     }
 
     /// <summary>A features row.</summary>
@@ -146,36 +164,44 @@ public sealed class PretrainingTests
             float[] Features(ITransformer model) => ml.Data.CreateEnumerable<FeatureRow>(model.Transform(images), false, true)
                 .Take(8).SelectMany(r => r.F).ToArray();
 
+            // 96 images in batches of 32: 3 steps an epoch, 6 in all.
+            const int totalSteps = 6, stopAt = 5;
+            var full = new TrainingSteps();
             var a = Options(Path.Combine(folder, "a"));
             a.OutputColumnName = "F";
+            a.Progress = full;
             using var uninterrupted = ml.Transforms.BeitPretrain(a).Fit(images);
             var expected = Features(uninterrupted);
+            CollectionAssert.AreEqual(TrainingSteps.Range(1, totalSteps), full.Steps, "the uninterrupted run takes steps 1..6");
 
             string checkpoints = Path.Combine(folder, "b");
             using var cancel = new CancellationTokenSource();
             var interrupted = Options(checkpoints);
             interrupted.CancellationToken = cancel.Token;
-            interrupted.Progress = new Cancel(4, cancel);
+            var before = new TrainingSteps(cancel, stopAt);
+            interrupted.Progress = before;
             Assert.ThrowsExactly<OperationCanceledException>(() => ml.Transforms.BeitPretrain(interrupted).Fit(images));
+            CollectionAssert.AreEqual(TrainingSteps.Range(1, stopAt), before.Steps, "the interrupted run stops after the step that cancelled it");
+            // Checkpoints every 2 steps: the newest (step 4) is behind the interruption (step 5), which the resumed run must redo.
+            int checkpoint = TrainingSteps.LatestCheckpointStep(checkpoints);
+            Assert.IsTrue(checkpoint is > 0 and < stopAt, $"the latest checkpoint (step {checkpoint}) lies inside the interrupted run");
+
             var resumed = Options(checkpoints);
             resumed.ResumeFrom = checkpoints;
             resumed.OutputColumnName = "F";
+            var after = new TrainingSteps();
+            resumed.Progress = after;
             using var finished = ml.Transforms.BeitPretrain(resumed).Fit(images);
-            double diff = expected.Zip(Features(finished)).Max(p => Math.Abs(p.First - p.Second));
-            Console.WriteLine($"resumed vs uninterrupted pretraining (6 steps, interrupted at 4): max abs feature difference {diff:E2}");
+            Console.WriteLine($"interrupted after step {stopAt}, latest checkpoint at step {checkpoint}; the resumed run took steps {string.Join(",", after.Steps)}");
+            CollectionAssert.AreEqual(TrainingSteps.Range(checkpoint + 1, totalSteps), after.Steps,
+                $"the resumed run starts at the checkpoint's step + 1 ({checkpoint + 1}) and takes exactly the remaining steps");
+            double diff = TrainingSteps.MaxAbsDiff(expected, Features(finished));
+            Console.WriteLine($"resumed vs uninterrupted pretraining: max abs feature difference {diff:E2}");
             Assert.IsLessThanOrEqualTo(1e-5, diff);
         }
         finally
         {
             Directory.Delete(folder, recursive: true);
-        }
-    }
-
-    sealed class Cancel(int step, CancellationTokenSource source) : IProgress<BeitTrainingProgress>
-    {
-        public void Report(BeitTrainingProgress value)
-        {
-            if (value.Step >= step) source.Cancel();
         }
     }
 

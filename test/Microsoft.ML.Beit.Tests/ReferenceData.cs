@@ -5,31 +5,48 @@ namespace Microsoft.ML.Beit.Tests;
 
 /// <summary>
 /// Finds ../shared/reference (outputs of the original BEiT implementation) beside the repository, or
-/// where BEIT_REFERENCE_DIR points; tests that need it are inconclusive when it is absent.
+/// where BEIT_REFERENCE_DIR points; tests that need it are inconclusive when it is absent, and fail when
+/// BEIT_REFERENCE_DIR names a folder that does not exist (a configured location that is wrong is an error, not a skip).
 /// </summary>
 internal static class ReferenceData
 {
-    public static string? Directory { get; } = Locate();
+    public const string Variable = "BEIT_REFERENCE_DIR";
 
-    static string? Locate()
+    /// <summary>The reference folder, or null when there is none and none was configured.</summary>
+    public static string? Directory => Locate(Environment.GetEnvironmentVariable(Variable)).Folder;
+
+    /// <summary>Where the reference data is: the folder, or why it is missing and whether that is an error.</summary>
+    internal static (string? Folder, string? Missing, bool Configured) Locate(string? configured)
     {
-        if (Environment.GetEnvironmentVariable("BEIT_REFERENCE_DIR") is { Length: > 0 } configured)
-            return System.IO.Directory.Exists(configured) ? configured : null;
+        if (configured is { Length: > 0 })
+            return System.IO.Directory.Exists(configured)
+                ? (configured, null, true)
+                : (null, $"{Variable} is set to '{configured}', which is not a folder; point it at the reference data (../shared/reference) or unset it.", true);
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
             if (!File.Exists(Path.Combine(dir.FullName, "Beit.ML.sln"))) continue;
             string candidate = Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "reference"));
-            return System.IO.Directory.Exists(candidate) ? candidate : null;
+            return System.IO.Directory.Exists(candidate)
+                ? (candidate, null, false)
+                : (null, $"../shared/reference is not beside this repository (set {Variable} to point at it); reference parity not checked.", false);
         }
-        return null;
+        return (null, $"the repository root (Beit.ML.sln) is not above the test assembly and {Variable} is not set; reference parity not checked.", false);
     }
 
-    /// <summary>The folder of one reference case, or Inconclusive when the reference data is absent.</summary>
-    public static string Case(string name)
+    /// <summary>The folder of one reference case: Inconclusive when the reference data is absent, a failure when it is configured but missing.</summary>
+    public static string Case(string name) => Case(name, Environment.GetEnvironmentVariable(Variable));
+
+    internal static string Case(string name, string? configured)
     {
-        if (Directory is null)
-            Assert.Inconclusive("../shared/reference is not beside this repository (set BEIT_REFERENCE_DIR to point at it); reference parity not checked.");
-        return Path.Combine(Directory!, name);
+        var (folder, missing, isConfigured) = Locate(configured);
+        if (folder is null)
+        {
+            if (isConfigured) Assert.Fail(missing);
+            Assert.Inconclusive(missing);
+        }
+        string path = Path.Combine(folder, name);
+        if (!System.IO.Directory.Exists(path)) Assert.Fail($"The reference data at {folder} has no case '{name}'.");
+        return path;
     }
 
     /// <summary>Largest absolute difference between two tensors of the same shape.</summary>

@@ -39,10 +39,25 @@ public sealed class SegmentToolTests
             Assert.AreEqual(32, width);
             Assert.IsTrue(mask.All(v => v < 4));
 
-            // A model zip of another kind is named as such.
-            (code, _, error) = BeitToolTests.Beit("segment", "evaluate", "--model", Path.Combine(root, "missing.zip"), "--data", data);
-            Assert.AreNotEqual(0, code);
-            Console.WriteLine(error);
+            // A model zip of another kind (a featurizer's) is named as such.
+            string featurizerZip = Path.Combine(root, "featurizer.zip");
+            var ml = new MLContext(seed: 1);
+            var images = ml.Data.LoadFromEnumerable(FashionMnist.Load("train", 2));
+            using (var featurizer = ml.Transforms.BeitFeaturize("Features", "Image",
+                       new BeitFeaturizerOptions { Model = BeitModelSource.FromDirectory(FeaturizerTests.SaveTinyMaskedImageModel(root)) }).Fit(images))
+                ml.Model.Save(featurizer, images.Schema, featurizerZip);
+            (code, output, error) = BeitToolTests.Beit("segment", "evaluate", "--model", featurizerZip, "--data", data);
+            Console.WriteLine($"a featurizer zip: exit code {code}: {error.Trim()}");
+            Assert.AreNotEqual(0, code, output);
+            StringAssert.Contains(error, featurizerZip);
+            StringAssert.Contains(error, "is not a BEiT segmentation model zip (it holds BeitFeaturizerTransformer)");
+
+            // A missing zip is named too.
+            string missing = Path.Combine(root, "missing.zip");
+            (code, output, error) = BeitToolTests.Beit("segment", "evaluate", "--model", missing, "--data", data);
+            Console.WriteLine($"a missing zip: exit code {code}: {error.Trim()}");
+            Assert.AreNotEqual(0, code, output);
+            StringAssert.Contains(error, missing);
         }
         finally
         {

@@ -82,6 +82,60 @@ public sealed class SegmentationTrainingTests
         }
     }
 
+    public sealed class MaskScores
+    {
+        public float[] Score { get; set; } = [];
+    }
+
+    [TestMethod]
+    public void ReduceLabelsTrainsOnTheObjectsAloneAndTheAuxiliaryHeadTakesPartInTraining()
+    {
+        string root = TinyModels.TempDirectory();
+        try
+        {
+            var set = Canvases(root, training: 32, validation: 8);
+            var ml = new MLContext(seed: 1);
+            var train = Load(ml, root, "training");
+            var validation = Load(ml, root, "validation");
+
+            // ReduceLabels: background (0) is ignored and ids 1..3 become classes 0..2, so three names fit the maps;
+            // without it the maps' id 3 is not a class.
+            var objects = set.ClassNames.Skip(1).ToList();
+            var reduced = TinyOptions(objects, epochs: 1);
+            reduced.ReduceLabels = true;
+            using (var model = ml.SemanticSegmentation().Trainers.Beit(reduced).Fit(train))
+            {
+                var metrics = ml.SemanticSegmentation().Evaluate(model.Transform(validation), reduceLabels: true);
+                Console.WriteLine($"ReduceLabels: classes {string.Join(", ", model.ClassNames)}; mIoU {metrics.MeanIoU:F3}");
+                CollectionAssert.AreEqual(objects, model.ClassNames.ToList());
+                Assert.HasCount(3, metrics.PerClassIoU);
+            }
+            var error = Assert.Throws<Exception>(() => ml.SemanticSegmentation().Trainers.Beit(TinyOptions(objects, epochs: 1)).Fit(train));
+            Console.WriteLine($"without ReduceLabels: {error.Message}");
+
+            // The auxiliary head's loss reaches the backbone: with and without it, the same seeded run ends elsewhere.
+            float[] Scores(bool auxiliary, out bool hasHead)
+            {
+                var o = TinyOptions(set.ClassNames, epochs: 3);
+                o.AuxiliaryHead = auxiliary;
+                o.ScoreColumnName = "Score";
+                using var model = ml.SemanticSegmentation().Trainers.Beit(o).Fit(train);
+                hasHead = model.ModelConfig.UseAuxiliaryHead;
+                return ml.Data.CreateEnumerable<MaskScores>(model.Transform(validation), false).SelectMany(r => r.Score).ToArray();
+            }
+            var with = Scores(true, out bool withHead);
+            var without = Scores(false, out bool withoutHead);
+            double diff = TrainingSteps.MaxAbsDiff(with, without);
+            Console.WriteLine($"with vs without the auxiliary head, three epochs: max abs score difference {diff:E2}");
+            Assert.IsTrue(withHead && !withoutHead, "the option decides whether the model has the head");
+            Assert.IsGreaterThan(1e-4, diff, "the auxiliary loss changed the training");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     [TestMethod]
     public void ALastBatchOfOneImageLeavesBatchNormFiniteAndBadOptionsAreNamed()
     {

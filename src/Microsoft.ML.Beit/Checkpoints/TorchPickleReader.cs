@@ -91,9 +91,18 @@ internal static class TorchPickleReader
             throw new InvalidDataException($"{path} is not a torch.save checkpoint: it is not a zip archive.");
         file.Position = 0;
 
-        ZipArchive zip;
-        try { zip = new ZipArchive(file, ZipArchiveMode.Read); }
-        catch (InvalidDataException e) { throw new InvalidDataException($"{path} is truncated or not a valid zip archive: {e.Message}", e); }
+        ZipArchive? zip = null;
+        try
+        {
+            zip = new ZipArchive(file, ZipArchiveMode.Read);
+            // The central directory is read on first use of Entries: read it here, where a broken one is named with the file.
+            _ = zip.Entries.Count;
+        }
+        catch (InvalidDataException e)
+        {
+            zip?.Dispose();
+            throw new InvalidDataException($"{path} is truncated or not a valid zip archive: {e.Message}", e);
+        }
         using (zip)
         {
             // The archive's single top-level folder (often "archive" or the file stem) holds data.pkl.
