@@ -40,22 +40,14 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
         if (_options.TrainTime is null) return FitOnce(_options, input);
         ImageColumn.Find(input.Schema, _options.ImageColumnName);
         LabelNames(input.Schema, _options.LabelColumnName);
-        var o = (BeitFinetuneOptions)_options.CloneOptions();
-        int seed = o.Seed ?? TrainTimeSearch.ResumedSeed(o.CheckpointDirectory ?? o.ResumeFrom) ?? _host.Rand.Next();
-        var train = input;
-        if (o.ValidationSet is null) (train, o.ValidationSet) = StratifiedSplit.Split(input, o.LabelColumnName, o.ValidationSetFraction, seed);
-        using var channel = _host.Start("BeitFinetune");
-        var search = new TrainTimeSearch<BeitImageClassificationTransformer>(o, SearchCandidates.Classifier(o), channel, candidate =>
-        {
-            // Candidates score with TorchSharp; only the winner is converted.
-            var options = (BeitFinetuneOptions)candidate;
-            options.Backend = BeitBackend.TorchSharp;
-            return FitOnce(options, train);
-        }, "accuracy");
-        var best = search.Run(seed);
-        best.TrainingRecipe = best.TrainingRecipe + Environment.NewLine + search.Leaderboard;
-        if (o.Backend == BeitBackend.TorchSharp) return best;
-        using (best) return best.ToOnnxBackend(o.Device, o.Threads);
+        return TrainTimeSearch.FitWithinBudget(_options, input, _host, "BeitFinetune",
+            (data, seed) => StratifiedSplit.Split(data, _options.LabelColumnName, _options.ValidationSetFraction, seed),
+            SearchCandidates.Classifier(_options), (candidate, train) =>
+            {
+                // Candidates score with TorchSharp; only the winner is converted.
+                candidate.Backend = BeitBackend.TorchSharp;
+                return FitOnce(candidate, train);
+            }, "accuracy", _options.Backend);
     }
 
     BeitImageClassificationTransformer FitOnce(BeitFinetuneOptions options, IDataView input)

@@ -72,10 +72,7 @@ internal static class TrainingRecipes
         int layers = architecture.NumHiddenLayers, effectiveBatch = o.BatchSize * o.AccumulationSteps;
         int stepsPerEpoch = Math.Max(1, (data.Images + effectiveBatch - 1) / effectiveBatch);
         bool small = architecture.ImageSize < SmallImageSide;
-        report.Line("data");
-        report.Note("images", data.Images);
-        report.Note("classes", data.Classes);
-        report.Note("typical size", $"{data.TypicalSide}px");
+        Describe(report, data);
 
         if (o.FreezeBackbone)
         {
@@ -83,12 +80,7 @@ internal static class TrainingRecipes
             return;
         }
         report.Line("schedule");
-        o.Epochs = report.Choose("epochs", o.Epochs, recipe switch
-        {
-            BeitRecipe.FromScratch => Math.Clamp(Ceiling(4000, stepsPerEpoch), 10, 100),
-            BeitRecipe.Pretrained => Math.Clamp(Ceiling(2000, stepsPerEpoch), 10, 50),
-            _ => Math.Clamp(Ceiling(1000, stepsPerEpoch), 5, 20),
-        });
+        o.Epochs = report.Choose("epochs", o.Epochs, Epochs(recipe, stepsPerEpoch, fromScratchSteps: 4000));
         report.Note("batch", effectiveBatch);
         o.LearningRate = report.Choose("lr", o.LearningRate, o.SearchLearningRateScale * recipe switch
         {
@@ -144,19 +136,11 @@ internal static class TrainingRecipes
         var recipe = report.Recipe;
         int layers = architecture.NumHiddenLayers, effectiveBatch = o.BatchSize * o.AccumulationSteps;
         int stepsPerEpoch = Math.Max(1, data.Images / effectiveBatch);
-        report.Line("data");
-        report.Note("images", data.Images);
-        report.Note("classes", data.Classes);
-        report.Note("typical size", $"{data.TypicalSide}px");
+        Describe(report, data);
         report.Note("largest class", $"{largestClassShare:P0} of the labelled pixels");
 
         report.Line("schedule");
-        o.Epochs = report.Choose("epochs", o.Epochs, recipe switch
-        {
-            BeitRecipe.FromScratch => Math.Clamp(Ceiling(3000, stepsPerEpoch), 10, 100),
-            BeitRecipe.Pretrained => Math.Clamp(Ceiling(2000, stepsPerEpoch), 10, 50),
-            _ => Math.Clamp(Ceiling(1000, stepsPerEpoch), 5, 20),
-        });
+        o.Epochs = report.Choose("epochs", o.Epochs, Epochs(recipe, stepsPerEpoch, fromScratchSteps: 3000));
         report.Note("batch", effectiveBatch);
         // unilm's ADE20K runs use about 5e-5 at a batch of 16 for a pretrained backbone; from scratch wants far more.
         double pretrained = 5e-5 * Math.Clamp(effectiveBatch / 8.0, 0.25, 4);
@@ -205,6 +189,23 @@ internal static class TrainingRecipes
         o.LayerDecay = report.Choose("layer decay", o.LayerDecay, 1.0);
         o.DropPath = report.Choose("drop path", o.DropPath, layers is <= 6 ? 0 : 0.1);
     }
+
+    static void Describe(RecipeReport report, TrainingData data)
+    {
+        report.Line("data");
+        report.Note("images", data.Images);
+        report.Note("classes", data.Classes);
+        report.Note("typical size", $"{data.TypicalSide}px");
+    }
+
+    // Epochs for a number of optimizer steps: from scratch needs many (10 to 100 epochs), a pretrained backbone fewer
+    // (10 to 50), continued training fewest (5 to 20, about 1,000 steps).
+    static int Epochs(BeitRecipe recipe, int stepsPerEpoch, int fromScratchSteps) => recipe switch
+    {
+        BeitRecipe.FromScratch => Math.Clamp(Ceiling(fromScratchSteps, stepsPerEpoch), 10, 100),
+        BeitRecipe.Pretrained => Math.Clamp(Ceiling(2000, stepsPerEpoch), 10, 50),
+        _ => Math.Clamp(Ceiling(1000, stepsPerEpoch), 5, 20),
+    };
 
     // unilm fine-tunes BEiT-large at 2e-3 and BEiT-base at 4e-3 for an effective batch of 1024, and the rate follows the batch.
     static double PretrainedLearningRate(int layers, int effectiveBatch) => (layers >= 24 ? 2e-3 : 4e-3) * effectiveBatch / 1024.0;

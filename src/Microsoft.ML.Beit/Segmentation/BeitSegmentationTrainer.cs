@@ -38,22 +38,14 @@ public sealed class BeitSegmentationTrainer : IEstimator<BeitSemanticSegmentatio
     {
         if (_options.TrainTime is null) return FitOnce(_options, input);
         new SegmentedImageReader(_options.ImageColumnName, _options.LabelColumnName, "training data").CheckSchema(input.Schema);
-        var o = (BeitSegmentationOptions)_options.CloneOptions();
-        int seed = o.Seed ?? TrainTimeSearch.ResumedSeed(o.CheckpointDirectory ?? o.ResumeFrom) ?? _host.Rand.Next();
-        var train = input;
-        if (o.ValidationSet is null) (train, o.ValidationSet) = StratifiedSplit.Split(input, o.ValidationSetFraction, seed);
-        using var channel = _host.Start("BeitSegmentation");
-        var search = new TrainTimeSearch<BeitSemanticSegmentationTransformer>(o, SearchCandidates.Segmenter(o), channel, candidate =>
-        {
-            // Candidates score with TorchSharp; only the winner is converted.
-            var options = (BeitSegmentationOptions)candidate;
-            options.Backend = BeitBackend.TorchSharp;
-            return FitOnce(options, train);
-        }, "mIoU");
-        var best = search.Run(seed);
-        best.TrainingRecipe = best.TrainingRecipe + Environment.NewLine + search.Leaderboard;
-        if (o.Backend == BeitBackend.TorchSharp) return best;
-        using (best) return best.ToOnnxBackend(o.Device, o.Threads);
+        return TrainTimeSearch.FitWithinBudget(_options, input, _host, "BeitSegmentation",
+            (data, seed) => StratifiedSplit.Split(data, _options.ValidationSetFraction, seed),
+            SearchCandidates.Segmenter(_options), (candidate, train) =>
+            {
+                // Candidates score with TorchSharp; only the winner is converted.
+                candidate.Backend = BeitBackend.TorchSharp;
+                return FitOnce(candidate, train);
+            }, "mIoU", _options.Backend);
     }
 
     BeitSemanticSegmentationTransformer FitOnce(BeitSegmentationOptions options, IDataView input)
