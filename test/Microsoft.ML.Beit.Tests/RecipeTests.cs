@@ -118,6 +118,14 @@ public sealed class RecipeTests
     }
 
     [TestMethod]
+    public void PretrainingRefusesATimeBudgetItCannotSearch()
+    {
+        var options = new BeitPretrainOptions { Model = BeitModelSource.FromPreset("tiny"), TrainTime = TimeSpan.FromMinutes(1) };
+        var error = Assert.ThrowsExactly<ArgumentException>(() => new MLContext().Transforms.BeitPretrain(options));
+        StringAssert.Contains(error.Message, "TrainTime");
+    }
+
+    [TestMethod]
     public void TheModelZipRecordsTheRecipeAndTheCallersOptionsStayUnset()
     {
         string root = TinyModels.TempDirectory();

@@ -65,6 +65,7 @@ public sealed class BeitPretrainOptions : BeitTrainingOptions
     {
         base.Validate();
         if (Model is null) throw new ArgumentNullException(nameof(Model), "BeitPretrainOptions.Model is required: a preset, a config or a checkpoint.");
+        if (TrainTime is not null) throw new ArgumentException("TrainTime searches by a validation metric, which pretraining has not; set Epochs instead.", nameof(TrainTime));
         if (Tokenizer is null) throw new ArgumentNullException(nameof(Tokenizer), "BeitPretrainOptions.Tokenizer is required: load one with VisualTokenizers.Load.");
         if (MaskedPatches is <= 0) throw new ArgumentOutOfRangeException(nameof(MaskedPatches), MaskedPatches, "MaskedPatches must be positive.");
         if (MinPatchesPerBlock is <= 0) throw new ArgumentOutOfRangeException(nameof(MinPatchesPerBlock), MinPatchesPerBlock, "MinPatchesPerBlock must be positive.");
