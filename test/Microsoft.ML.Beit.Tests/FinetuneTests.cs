@@ -181,7 +181,7 @@ public sealed class FinetuneTests
             again.MinLearningRate = 0;
             using var continued = ml.MulticlassClassification.Trainers.BeitFinetune(again).Fit(data);
             var after = ml.Data.CreateEnumerable<ScoreOnly>(continued.Transform(data), false).SelectMany(r => r.Score).ToArray();
-            double diff = before.Zip(after).Max(p => Math.Abs(p.First - p.Second));
+            double diff = TrainingSteps.MaxAbsDiff(before, after);
             Console.WriteLine($"continued from model.zip: probabilities moved by at most {diff:E2}");
             Assert.IsLessThanOrEqualTo(1e-4, diff);
 

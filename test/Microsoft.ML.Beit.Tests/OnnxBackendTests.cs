@@ -152,6 +152,8 @@ public sealed class OnnxBackendTests
             Assert.AreEqual(57 * 41, actual[0].PredictedMask.Length, "one class per input pixel");
             AssertClose("segmenter probabilities, ONNX Runtime vs TorchSharp", expected.Select(r => r.Probabilities).ToArray(), actual.Select(r => r.Probabilities).ToArray(), Tolerance);
             int pixels = expected.Sum(r => r.PredictedMask.Length);
+            Assert.HasCount(expected.Count, actual, "a row per image from both engines");
+            Assert.IsTrue(expected.Zip(actual).All(p => p.First.PredictedMask.Length == p.Second.PredictedMask.Length), "masks of the same sizes");
             int differ = expected.Zip(actual).Sum(p => p.First.PredictedMask.Zip(p.Second.PredictedMask).Count(m => m.First != m.Second));
             Console.WriteLine($"mask pixels that differ: {differ} of {pixels}");
             // Only a near-tie between two classes may flip with float rounding.

@@ -36,6 +36,7 @@ public sealed class OnnxSegmenterTests
             var torchMasks = torch.PredictMasks(pictures);
             var onnxMasks = onnx.PredictMasks(pictures);
             int pixels = torchMasks.Sum(m => m.Length);
+            Assert.IsTrue(torchMasks.Zip(onnxMasks).All(p => p.First.Length == p.Second.Length) && torchMasks.Count == onnxMasks.Count, "masks of the same sizes");
             int differing = torchMasks.Zip(onnxMasks).Sum(p => p.First.Zip(p.Second).Count(q => q.First != q.Second));
             var classes = torchMasks.SelectMany(m => m).Distinct().Order().ToList();
             Console.WriteLine($"Backend = Onnx vs TorchSharp after the same seeded training: {differing} of {pixels} mask pixels differ; classes predicted: {string.Join(", ", classes)}");

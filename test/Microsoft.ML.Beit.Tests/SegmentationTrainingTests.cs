@@ -137,6 +137,42 @@ public sealed class SegmentationTrainingTests
     }
 
     [TestMethod]
+    public void CropSizeSetsTheTrainingCropOfANewModelAndItsInferenceWindow()
+    {
+        string root = TinyModels.TempDirectory();
+        try
+        {
+            var set = Canvases(root, training: 16, validation: 2);
+            var ml = new MLContext(seed: 1);
+            var train = Load(ml, root, "training");
+            // 32x32 canvases, a new model trained on 16x16 crops: its image size is the crop, and it still masks whole
+            // canvases (sliding 16x16 windows), one class per input pixel.
+            var options = TinyOptions(set.ClassNames, epochs: 1);
+            options.CropSize = 16;
+            using var model = ml.SemanticSegmentation().Trainers.Beit(options).Fit(train);
+            Assert.AreEqual(16, model.ModelConfig.ImageSize);
+            var canvases = SegmentationFolder.Read(root, "validation").Select(s => Preprocessing.RgbImage.Load(s.ImagePath)).ToList();
+            var masks = model.PredictMasks(canvases);
+            Console.WriteLine($"CropSize 16: model image size {model.ModelConfig.ImageSize}; masks of {string.Join(", ", masks.Select(m => m.Length))} pixels for 32x32 canvases");
+            Assert.IsTrue(masks.All(m => m.Length == 32 * 32), "a class per canvas pixel");
+
+            // A checkpoint keeps its image size: another crop is refused, naming both sizes.
+            string checkpoint = Path.Combine(root, "checkpoint");
+            Checkpoints.BeitCheckpoint.Save(model.TorchEngine.Model, checkpoint);
+            var again = TinyOptions(set.ClassNames, epochs: 1);
+            again.Model = BeitModelSource.FromDirectory(checkpoint);
+            again.CropSize = 32;
+            var error = Assert.Throws<ArgumentException>(() => ml.SemanticSegmentation().Trainers.Beit(again).Fit(train));
+            Console.WriteLine(error.Message);
+            StringAssert.Contains(error.Message, "CropSize 32 differs from the checkpoint's image size 16");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [TestMethod]
     public void ALastBatchOfOneImageLeavesBatchNormFiniteAndBadOptionsAreNamed()
     {
         string root = TinyModels.TempDirectory();
