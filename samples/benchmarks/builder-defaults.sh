@@ -11,7 +11,7 @@ shift $(( $# > 2 ? 2 : $# ))
 mkdir -p "$OUT"
 dotnet publish src/Beit.Trainer -c Release -o "$OUT/app" > "$OUT/publish.log"
 beit() { dotnet "$OUT/app/beit.dll" "$@"; }
-flags=$(grep -oE 'avx512_bf16|amx_bf16|avx512_vnni' /proc/cpuinfo | sort -u | tr '\n' ' ')
+flags=$( (grep -oE 'avx512_bf16|amx_bf16|avx512_vnni' /proc/cpuinfo || true) | sort -u | tr '\n' ' ')
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, flags: ${flags:-none of avx512_bf16, amx_bf16, avx512_vnni}"
 
 timed() {  # name, model zip, test folder, then the training command
