@@ -76,6 +76,8 @@ internal sealed class TrainTimeSearch<TModel>(BeitTrainingOptions options, IRead
         public double SecondsPerStart { get; set; }
         public int? Epochs { get; set; }
         public List<int> Candidates { get; set; } = [];
+        public List<int>? Rungs { get; set; }
+        public bool Replanned { get; set; }
         public List<RungResult> Results { get; set; } = [];
     }
 
@@ -121,7 +123,8 @@ internal sealed class TrainTimeSearch<TModel>(BeitTrainingOptions options, IRead
                 Save();
             }
             int epochs = state.Epochs.Value;
-            var rungs = RungEpochs(epochs, state.Candidates.Count);
+            state.Rungs ??= RungEpochs(epochs, state.Candidates.Count);
+            var rungs = state.Rungs;
             channel.Info($"search: {state.Candidates.Count} candidate(s), about {state.SecondsPerEpoch:F1} s an epoch, the best trains {epochs} epochs; " +
                 $"rungs at epoch {string.Join(", ", rungs)}, {metricName} on the validation split decides");
             var alive = state.Candidates.ToList();
@@ -147,6 +150,14 @@ internal sealed class TrainTimeSearch<TModel>(BeitTrainingOptions options, IRead
                 }
                 int keep = rung + 1 < rungs.Count ? Math.Max(1, alive.Count / 3) : alive.Count;
                 alive = [.. alive.OrderByDescending(c => BestOf(state, c)).ThenBy(c => c).Take(keep)];
+                if (rung == 0 && rungs.Count > 1 && !state.Replanned && !deadline.IsCancellationRequested)
+                {
+                    // The first rung timed every candidate for real: stretch (or shorten) the rest of the schedule to the budget left.
+                    (epochs, rungs) = Replan(state, rungs, alive.Count, state.BudgetSeconds * 0.95 - Elapsed());
+                    (state.Epochs, state.Rungs, state.Replanned) = (epochs, rungs, true);
+                    Save();
+                    channel.Info($"search: the first rung took {state.Results.Sum(r => r.Seconds):F0} s; the best now trains {epochs} epochs, rungs at epoch {string.Join(", ", rungs)}");
+                }
             }
             if (state.Results.Count == 0)
                 throw new OperationCanceledException("The search was stopped before any candidate finished a rung.");
@@ -204,6 +215,21 @@ internal sealed class TrainTimeSearch<TModel>(BeitTrainingOptions options, IRead
             }
         }
         return (1, [0]);
+    }
+
+    // The longest schedule whose remaining rungs fit in the seconds left, at the first rung's measured seconds per epoch.
+    static (int Epochs, List<int> Rungs) Replan(SearchState state, List<int> rungs, int survivors, double seconds)
+    {
+        double perEpoch = state.Results.Sum(r => r.Seconds) / Math.Max(1, state.Results.Sum(r => r.Epochs));
+        int first = rungs[0];
+        for (int epochs = MaxEpochs; epochs > first; epochs--)
+        {
+            List<int> planned = rungs.Count == 2 ? [first, epochs] : [first, Math.Max(first + 1, epochs / 3), epochs];
+            if (planned[^2] >= planned[^1]) continue;
+            double cost = rungs.Count == 2 ? survivors * (epochs - first) : survivors * (planned[1] - first) + (epochs - planned[1]);
+            if (cost * perEpoch <= seconds) return (epochs, planned);
+        }
+        return (state.Epochs!.Value, rungs);
     }
 
     // Epochs at the end of each rung: a ninth and a third of the schedule, then all of it (fewer rungs for fewer candidates).
