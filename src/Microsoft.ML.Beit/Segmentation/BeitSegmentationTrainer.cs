@@ -90,7 +90,14 @@ public sealed class BeitSegmentationTrainer : IEstimator<BeitSemanticSegmentatio
             var processor = new BeitImageProcessor(preprocessor);
             byte[] padColor = [.. preprocessor.ImageMean.Select(m => (byte)Math.Clamp(Math.Round(m * 255), 0, 255))];
             double labelSmoothing = o.LabelSmoothing!.Value;
-            var weights = classWeights?.to(device);
+            // The weights move to the model's device once; the finally below frees them.
+            if (classWeights is not null && classWeights.device != device)
+            {
+                var moved = classWeights.to(device);
+                classWeights.Dispose();
+                classWeights = moved;
+            }
+            var weights = classWeights;
             var augmentation = new SegmentationAugmentation(crop, o.Augment ? o.ScaleRange : (1, 1), o.Augment ? o.HorizontalFlip : 0,
                 preprocessor.Resample, (byte)o.IgnoreIndex, padColor);
             if (o.IgnoreIndex < classes)
