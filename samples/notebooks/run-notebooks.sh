@@ -53,9 +53,10 @@ for name in "${names[@]}"; do
     tail -n 5 "$out.log" | sed 's/^/    /'
   elif [ "$code" -eq 0 ] && [ -f "$out" ] && ! grep -q '"output_type": "error"' "$out"; then
     passed=$((passed + 1)); echo "notebook $name: passed ($(( $(date +%s) - start )) s)"
-    # The kernel prints the package folder as an absolute path: commit it relative to the repository.
+    # The kernel prints the package folder and the NuGet cache as absolute paths: commit them relative to the repository
+    # and to the home folder.
     # Likewise this run's temporary folder: commit it as the /tmp it stands for.
-    if $update; then sed -e "s#$PWD/##g" -e "s#$TMPDIR/#/tmp/#g" "$out" > "samples/notebooks/$name"; fi
+    if $update; then sed -e "s#$PWD/##g" -e "s#$TMPDIR/#/tmp/#g" -e "s#$HOME/\\.nuget/#~/.nuget/#g" "$out" > "samples/notebooks/$name"; fi
   else
     failed=$((failed + 1)); echo "notebook $name: FAILED ($(( $(date +%s) - start )) s); its errors:"
     grep -o '"evalue": "[^"]*' "$out" 2>/dev/null | head -n 3 | cut -c1-600 | sed 's/^/    /'
