@@ -3,7 +3,7 @@ using Beit.Trainer.Benchmarking;
 using Microsoft.ML.Beit.Modeling;
 using static TorchSharp.torch;
 
-// Issue #10's benchmarks, one command each (run from the repository root, Release build):
+// The throughput and memory benchmarks, one command each (run from the repository root, Release build):
 //   dotnet run -c Release --project test/Microsoft.ML.Beit.Benchmarks -- throughput
 //   dotnet run -c Release --project test/Microsoft.ML.Beit.Benchmarks -- memory
 // Each prints its table and writes JSON under artifacts/benchmarks/.
@@ -88,7 +88,7 @@ memory.SetAction(parse =>
     Finish(parse.GetValue(output)!, "memory", null, [], runs);
 });
 
-var root = new RootCommand("Microsoft.ML.Beit benchmarks (issue #10). Timings mean something only on a quiet machine.") { throughput, memory };
+var root = new RootCommand("Microsoft.ML.Beit benchmarks: throughput and memory. Run them with nothing else using the cores.") { throughput, memory };
 return root.Parse(args).Invoke();
 
 static List<T> List<T>(string text, Func<string, T> parse) =>
