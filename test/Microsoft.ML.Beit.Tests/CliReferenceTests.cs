@@ -40,20 +40,19 @@ public sealed partial class CliReferenceTests
             "Refresh it with: bash eng/update-cli-docs.sh");
     }
 
-    /// <summary>The help of the root command and of every verb and sub-verb, in the order the tool lists them.</summary>
+    /// <summary>The help of the root command and of every verb, each followed by its sub-verbs, in the order the tool lists them.</summary>
     static string Generate()
     {
         var page = new StringBuilder();
-        var pending = new Queue<string[]>([[]]);
-        while (pending.Count > 0)
+        void Add(string[] verb)
         {
-            string[] verb = pending.Dequeue();
             var (code, output, error) = BeitToolTests.Beit([.. verb, "--help"]);
             Assert.AreEqual(0, code, $"beit {string.Join(' ', verb)} --help: {error}");
             string help = output.ReplaceLineEndings("\n").TrimEnd();
             page.Append($"## {string.Join(' ', ["beit", .. verb])}\n\n```text\n{help}\n```\n\n");
-            foreach (string sub in Subcommands(help)) pending.Enqueue([.. verb, sub]);
+            foreach (string sub in Subcommands(help).ToList()) Add([.. verb, sub]);
         }
+        Add([]);
         return page.ToString().TrimEnd() + "\n";
     }
 
