@@ -70,7 +70,9 @@ public abstract class BeitTrainingOptions
     /// <summary>
     /// A time budget for the whole training: the trainer measures an epoch, then searches recipe candidates (learning
     /// rate, augmentation, stochastic depth) by successive halving on a validation split, continues the best to the final
-    /// model, and stops at the budget with the best weights; the epochs follow from the budget. Options you set are not
+    /// model, and stops at the budget with the best weights; the epochs follow from the budget. Candidates are compared
+    /// only when the best one can still train at least the recipe's epochs (or <see cref="Epochs"/> when set); a budget
+    /// that fits that schedule about once trains the recipe alone, for as many epochs as fit. Options you set are not
     /// searched. Null trains the recipe once. Not used by pretraining. Default null.
     /// </summary>
     public TimeSpan? TrainTime { get; set; }
