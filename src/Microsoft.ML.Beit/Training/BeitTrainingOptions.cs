@@ -89,7 +89,7 @@ public abstract class BeitTrainingOptions
     /// <summary>A factor on the recipe's learning rate (a search candidate's); a learning rate you set is used as it is.</summary>
     internal double SearchLearningRateScale { get; set; } = 1;
 
-    /// <summary>Leaves the recipe block out of the log (the search's candidates; the search prints its own).</summary>
+    /// <summary>Leaves the recipe block and the starting-weights line out of the log (the search's probe and later candidates; the search prints its own).</summary>
     internal bool QuietRecipe { get; set; }
 
     /// <summary>Stop when the validation metric has not improved for this many epochs; null never stops early. Default null.</summary>
