@@ -11,8 +11,10 @@ namespace Microsoft.ML.Beit;
 /// TorchSharp 0.107's <c>libLibTorchSharp.so</c> asks for <c>GLIBCXX_3.4.32</c> (GCC 13's libstdc++), which
 /// Debian 12, Ubuntu 22.04 and RHEL 9 lack, so the loader refuses it and TorchSharp reports that the
 /// <c>libtorch-cpu-linux-x64</c> reference is missing. Projects get a patched copy in their build output from
-/// the package's build step (<c>LibStdCxxCompat.targets</c>); a notebook has no build output, so call
-/// <see cref="PrepareTorchSharp"/> once before the first use of TorchSharp. It writes a copy of the library
+/// the package's build step (<c>LibStdCxxCompat.targets</c>); a notebook has no build output, and a project that
+/// references the library's source has no such step, so the library calls <see cref="PrepareTorchSharp"/> itself as
+/// it loads, before any of its code uses TorchSharp (call it yourself only to read its outcome, to pick the cache
+/// folder, or before your own code uses TorchSharp ahead of this library). It writes a copy of the library
 /// whose requirement of that version is marked weak (the one symbol bound to it is used by no relocation) to a
 /// cache folder, loads LibTorch from the <c>libtorch-cpu-linux-x64</c> package and then the copy, so that
 /// TorchSharp's own load finds it by name. The NuGet package cache is read, never written. Where the
@@ -40,6 +42,22 @@ public static class BeitNativeLibraries
     {
         lock (Gate)
             return _outcome ??= Prepare(cacheDirectory);
+    }
+
+    /// <summary>
+    /// <see cref="PrepareTorchSharp"/> as this assembly loads: a process that cannot be prepared (no LibTorch package, as
+    /// in an application that scores with ONNX Runtime only) goes on, and TorchSharp reports the problem where it is used.
+    /// </summary>
+    internal static string TryPrepareTorchSharp()
+    {
+        try
+        {
+            return PrepareTorchSharp();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return $"TorchSharp was not prepared: {e.Message}";
+        }
     }
 
     static string Prepare(string? cacheDirectory)

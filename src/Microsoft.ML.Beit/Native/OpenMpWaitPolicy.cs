@@ -1,5 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Microsoft.ML.Beit.Native;
@@ -10,16 +8,16 @@ namespace Microsoft.ML.Beit.Native;
 /// a build, a second process), a thread spinning at a barrier holds the core the thread it waits for needs, and a tiny
 /// model's training ran four times slower and its scoring six times slower than with the passive policy (2 cores, load 3).
 /// On an idle machine the passive policy costs little: the parallel work of a BEiT step is large next to a wake-up.
-/// The policy is read once, when LibTorch loads, so it is set as this assembly loads, before any of its code reaches
-/// TorchSharp. A process that sets <c>OMP_WAIT_POLICY</c> or <c>GOMP_SPINCOUNT</c> itself keeps its own setting.
+/// The policy is read once, when LibTorch loads, so it is set as this assembly loads (<see cref="LibraryLoad"/>), before
+/// any of its code reaches TorchSharp. A process that sets <c>OMP_WAIT_POLICY</c> or <c>GOMP_SPINCOUNT</c> itself keeps
+/// its own setting.
 /// </summary>
 internal static class OpenMpWaitPolicy
 {
     /// <summary>The environment variable OpenMP reads its wait policy from.</summary>
     public const string Variable = "OMP_WAIT_POLICY";
 
-    [ModuleInitializer]
-    [SuppressMessage("Usage", "CA2255", Justification = "The setting must precede LibTorch's load, which the first TorchSharp call of any code path triggers.")]
+    /// <summary>Sets the passive policy in the C library's environment unless the process chose a policy.</summary>
     internal static void Apply()
     {
         if (!OperatingSystem.IsLinux()) return;

@@ -1,0 +1,23 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+
+namespace Microsoft.ML.Beit.Native;
+
+/// <summary>
+/// What must happen before any code of this library reaches TorchSharp, so that no application has to call anything: the
+/// OpenMP wait policy (read once, when LibTorch loads), then TorchSharp's native library made loadable where the system's
+/// libstdc++ is older than the one it was built against (<see cref="BeitNativeLibraries.PrepareTorchSharp"/>).
+/// </summary>
+internal static class LibraryLoad
+{
+    /// <summary>What preparing TorchSharp did or why it could not, for diagnostics; null before the assembly loaded.</summary>
+    public static string? Outcome { get; private set; }
+
+    [ModuleInitializer]
+    [SuppressMessage("Usage", "CA2255", Justification = "Both settings must precede LibTorch's load, which the first TorchSharp call of any code path triggers.")]
+    internal static void Run()
+    {
+        OpenMpWaitPolicy.Apply();
+        Outcome = BeitNativeLibraries.TryPrepareTorchSharp();
+    }
+}
