@@ -1,13 +1,20 @@
 // Helpers the notebooks share, loaded by each with `#load "helpers.csx"` after the Microsoft.ML.Beit package (SkiaSharp
 // comes with it): the bundled Fashion-MNIST subset, and pictures as PNGs shown inline (they stay in the saved notebook,
 // so it reads on GitHub). BEIT_NOTEBOOK_SMALL=1 (CI) picks fewer images and epochs.
-using static Microsoft.DotNet.Interactive.Kernel;
+// A loaded file sees none of the notebook's using directives: it names its own.
+using System;
+using System.Collections.Generic;
+using System.IO;
 using System.IO.Compression;
+using System.Linq;
+using static Microsoft.DotNet.Interactive.Kernel;
 using SkiaSharp;
 
 bool Small = Environment.GetEnvironmentVariable("BEIT_NOTEBOOK_SMALL") == "1";
 string[] ClassNames = ["T-shirt_top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle_boot"];
 string FashionMnistFolder = Path.GetFullPath(Path.Combine("..", "data", "fashion-mnist"));
+// The notebooks write their models under <temp>/beit-notebooks, so that each runs on its own.
+Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "beit-notebooks"));
 
 public class ImageRow
 {
