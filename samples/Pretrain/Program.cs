@@ -1,7 +1,12 @@
-// Self-supervised pretraining by masked image modeling (docs/pretraining.md): a dVAE
-// tokenizer trained on the images, BEiT pretrained to predict the tokens of masked patches (no labels), then fine-tuning
-// on a few labelled images from the pretrained backbone and from random weights. The 60,000-image run in docs/pretraining.md measures
-// the gain (pretraining wins by 17 points); this sample shows the steps at a size that runs in a minute.
+// Self-supervised pretraining by masked image modeling (docs/pretraining.md): a dVAE tokenizer trained on the images,
+// BEiT pretrained to predict the tokens of masked patches (no labels), then fine-tuning on a few labelled images from the
+// pretrained backbone and from random weights. This sample shows the steps at a size that runs in a minute or two, and
+// at that size pretraining does not beat random weights: a few thousand images and a minute of masked image modeling
+// teach the backbone too little (measured with 1,000 to 2,000 unlabeled images and 4 to 20 epochs, both starts fine-tuned
+// alike, with and without layer decay and augmentation, on 100 or 300 labelled images: the pretrained start 0.11 below
+// to 0.04 above the random one on the 500 test images, too small and unsteady a difference to check). The gain needs
+// the data and time of samples/benchmarks/pretraining-proof.sh: 60,000 unlabeled images, where pretraining wins by 17
+// points (docs/pretraining.md).
 using BeitSamples;
 using Microsoft.ML;
 using Microsoft.ML.Beit;
@@ -41,16 +46,17 @@ string backboneZip = Path.Combine(output, "backbone.zip");
 ml.Model.Save(backbone, ml.Data.LoadFromEnumerable(rows).Schema, backboneZip);
 Console.WriteLine($"MIM loss {progress.Steps[0].Loss:F3} -> {progress.Steps[^1].Loss:F3}; backbone saved to {backboneZip}");
 
-// 3. Fine-tuning on 30 labelled images per class, from the backbone and from random weights, with the same recipe.
+// 3. Fine-tuning on 30 labelled images per class, from the backbone and from random weights, with the same recipe
+//    (no layer decay, which would favour a pretrained start), tested on the 500 bundled test images.
 var few = ml.Data.LoadFromEnumerable(SampleData.Load("train", 300, skip: 1700));
-var test = ml.Data.LoadFromEnumerable(SampleData.Load("t10k", SampleData.Small ? 200 : 500));
+var test = ml.Data.LoadFromEnumerable(SampleData.Load("t10k", 500));
 double Accuracy(BeitModelSource start)
 {
     var model = ml.Transforms.Conversion.MapValueToKey("Label")
         .Append(ml.MulticlassClassification.Trainers.BeitFinetune(new BeitFinetuneOptions
         {
             Model = start, ImageColumnName = "Image",
-            Epochs = SampleData.Small ? 25 : 40, BatchSize = 32, LearningRate = 1e-3, WarmupEpochs = 2, LayerDecay = 0.75, DropPath = 0,
+            Epochs = 40, BatchSize = 32, LearningRate = 3e-3, WarmupEpochs = 2, LayerDecay = 1, DropPath = 0,
             HeadInitScale = 1.0, Augment = false, Device = "cpu", Seed = 1,
         }))
         .Fit(few);
@@ -59,6 +65,9 @@ double Accuracy(BeitModelSource start)
 double pretrained = Accuracy(BeitModelSource.FromPath(backboneZip)), scratch = Accuracy(BeitModelSource.FromConfig(Architecture()));
 Console.WriteLine($"Test accuracy after fine-tuning on 300 labelled images: pretrained {pretrained:F3}, random initialisation {scratch:F3}");
 
+Console.WriteLine("At this size pretraining does not beat random weights; docs/pretraining.md shows the gain with 60,000 unlabeled images.");
+
 SampleData.Check(progress.Steps[^1].Loss < progress.Steps[0].Loss, "the masked-image-modeling loss fell");
-// At this size the two starts are within noise of each other; samples/benchmarks/pretraining-proof.sh measures the gain.
-SampleData.Check(pretrained > 0.15, "fine-tuning from the pretrained backbone learns the classes (chance is 0.1)");
+// Measured 0.47 to 0.54 for both starts (fine-tuning seeds 1 to 3); chance is 0.1.
+SampleData.Check(pretrained > 0.35, "fine-tuning from the pretrained backbone learns the classes (above 0.35; chance is 0.1)");
+SampleData.Check(scratch > 0.35, "fine-tuning from random weights learns the classes (above 0.35; chance is 0.1)");

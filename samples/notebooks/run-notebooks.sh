@@ -52,11 +52,18 @@ for name in "${names[@]}"; do
     failed=$((failed + 1)); echo "notebook $name: FAILED (still running after $limit s, stopped: a hang? BEIT_NOTEBOOK_TIMEOUT sets the limit)"
     tail -n 5 "$out.log" | sed 's/^/    /'
   elif [ "$code" -eq 0 ] && [ -f "$out" ] && ! grep -q '"output_type": "error"' "$out"; then
+    # Outputs name folders of this machine (the repository, this run's temporary folder, the NuGet cache, the home
+    # folder, the system libstdc++): the saved copy names the repository's files relative to it and the others by
+    # placeholders, and a path left over fails the notebook (samples/notebooks/machine-paths.txt; NotebookTests checks
+    # the committed notebooks the same way).
+    sed -e "s#$PWD/##g" -e "s#$TMPDIR/#<temp>/#g" -e "s#$cache/#<nuget-packages>/#g" -e "s#$HOME/#<home>/#g" \
+        -E -e 's#/(usr/)?lib(64)?/([A-Za-z0-9_-]+/)?libstdc\+\+#libstdc++#g' "$out" > "$out.saved"
+    if leftover=$(sed -E 's#data:[^"]*##g' "$out.saved" | grep -oEf samples/notebooks/machine-paths.txt | sort -u | head -n 3) && [ -n "$leftover" ]; then
+      failed=$((failed + 1)); echo "notebook $name: FAILED (its outputs name folders of this machine:"; sed 's/^/    /' <<<"$leftover"; echo "  )"
+      continue
+    fi
     passed=$((passed + 1)); echo "notebook $name: passed ($(( $(date +%s) - start )) s)"
-    # The kernel prints the package folder and the NuGet cache as absolute paths: commit them relative to the repository
-    # and to the home folder.
-    # Likewise this run's temporary folder: commit it as the /tmp it stands for.
-    if $update; then sed -e "s#$PWD/##g" -e "s#$TMPDIR/#/tmp/#g" -e "s#$HOME/\\.nuget/#~/.nuget/#g" "$out" > "samples/notebooks/$name"; fi
+    if $update; then cp "$out.saved" "samples/notebooks/$name"; fi
   else
     failed=$((failed + 1)); echo "notebook $name: FAILED ($(( $(date +%s) - start )) s); its errors:"
     grep -o '"evalue": "[^"]*' "$out" 2>/dev/null | head -n 3 | cut -c1-600 | sed 's/^/    /'

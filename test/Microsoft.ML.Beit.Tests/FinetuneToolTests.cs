@@ -62,23 +62,69 @@ public sealed class FinetuneToolTests
         }
     }
 
+    /// <summary>
+    /// The project `--generate-code` writes references the Microsoft.ML.Beit package by the version the library packs as,
+    /// and no path of this machine: packed here, added as a source with the command its README gives, it restores offline
+    /// (the packed library plus the other packages from the machine's NuGet cache), builds in a folder outside the
+    /// repository and predicts.
+    /// </summary>
     [TestMethod]
-    public void TheGeneratedConsumptionProjectBuildsAndPredicts()
+    public void TheGeneratedConsumptionProjectBuildsFromThePackedPackageAndPredicts()
     {
         string folder = TinyModels.TempDirectory();
         try
         {
+            string root = CliReferenceTests.RepositoryRoot();
             string train = Path.Combine(folder, "train");
-            var examples = FashionMnist.Load("train", 40);
-            WriteClassFolders(train, examples);
+            WriteClassFolders(train, FashionMnist.Load("train", 40));
             string zip = Path.Combine(folder, "model.zip"), generated = Path.Combine(folder, "consumer");
+            Assert.IsFalse(Path.GetFullPath(generated).StartsWith(Path.GetFullPath(root), StringComparison.Ordinal), "the project is built outside the repository");
             var (code, _, error) = BeitToolTests.Beit("finetune", "--data", train, "--model", "tiny", "--epochs", "1", "--batch-size", "20",
                 "--output", zip, "--device", "cpu", "--generate-code", generated);
             Assert.AreEqual(0, code, error);
 
-            // No build servers: they would outlive the test holding its output pipes.
-            var (buildCode, buildOutput) = Run("dotnet", "build", generated, "-v", "q", "-nologo", "-nodeReuse:false", "-p:UseSharedCompilation=false");
+            // The library as a package, as built for these tests. No build servers: they would outlive the test holding its output pipes.
+            string packages = Path.Combine(folder, "packages");
+            var (packCode, packOutput) = Run("dotnet", "pack", Path.Combine(root, "src", "Microsoft.ML.Beit", "Microsoft.ML.Beit.csproj"), "-c", Configuration,
+                "--no-build", "-o", packages, "-v", "q", "-nologo", "-nodeReuse:false", "-p:UseSharedCompilation=false");
+            Assert.AreEqual(0, packCode, packOutput);
+            string package = Path.GetFileName(Directory.GetFiles(packages, "Microsoft.ML.Beit.*.nupkg").Single());
+            string version = package["Microsoft.ML.Beit.".Length..^".nupkg".Length];
+
+            string project = File.ReadAllText(Path.Combine(generated, "BeitModelConsumer.csproj"));
+            Console.WriteLine(project);
+            StringAssert.Contains(project, $"<PackageReference Include=\"Microsoft.ML.Beit\" Version=\"{version}\" />", "the package, by the version it packs as");
+            foreach (var file in Directory.GetFiles(generated).Where(f => !f.EndsWith(".zip", StringComparison.Ordinal)))
+            {
+                string text = File.ReadAllText(file);
+                Assert.DoesNotContain(root.TrimEnd('/'), text, $"{Path.GetFileName(file)} names the repository's folder");
+                Assert.DoesNotContain(folder, text, $"{Path.GetFileName(file)} names the folder it was generated in");
+                Assert.DoesNotContain("ProjectReference", text, Path.GetFileName(file));
+                Assert.DoesNotContain("<Import", text, Path.GetFileName(file));
+            }
+            string readme = File.ReadAllText(Path.Combine(generated, "README.md"));
+            const string addSource = "dotnet nuget add source ~/beit-packages --name beit-local --configfile nuget.config";
+            StringAssert.Contains(readme, addSource, "the README says how to add the local package folder");
+
+            // The README's command, with this test's folder for ~/beit-packages.
+            var (sourceCode, sourceOutput) = Run("dotnet", addSource.Replace("~/beit-packages", packages).Replace("nuget.config", Path.Combine(generated, "nuget.config")).Split(' ')[1..]);
+            Assert.AreEqual(0, sourceCode, sourceOutput);
+            StringAssert.Contains(File.ReadAllText(Path.Combine(generated, "nuget.config")), packages);
+
+            // Offline: the sources are the packed library and the machine's NuGet cache as a folder feed, without any
+            // Microsoft.ML.Beit it holds (an older pack of the same version would hide this one); packages restore into a
+            // folder of this test's own.
+            string cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } configured ? configured
+                : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+            string others = Path.Combine(folder, "cache-without-beit");
+            Directory.CreateDirectory(others);
+            foreach (var id in Directory.GetDirectories(cache).Where(d => !Path.GetFileName(d).Equals("microsoft.ml.beit", StringComparison.OrdinalIgnoreCase)))
+                Directory.CreateSymbolicLink(Path.Combine(others, Path.GetFileName(id)), id);
+            var (buildCode, buildOutput) = Run("dotnet", "build", generated, "-v", "q", "-nologo", "-nodeReuse:false", "-p:UseSharedCompilation=false",
+                $"-p:RestoreSources={packages}%3B{others}", $"-p:RestoreFallbackFolders={others}", $"-p:RestorePackagesPath={Path.Combine(folder, "restored")}");
             Assert.AreEqual(0, buildCode, buildOutput);
+            Assert.IsTrue(Directory.Exists(Path.Combine(folder, "restored", "microsoft.ml.beit", version)), "Microsoft.ML.Beit came from the packed package");
+
             string image = Directory.EnumerateFiles(train, "*.png", SearchOption.AllDirectories).First();
             string dll = Path.Combine(generated, "bin", "Debug", "net10.0", "BeitModelConsumer.dll");
             var (runCode, runOutput) = Run("dotnet", dll, image);
@@ -91,6 +137,13 @@ public sealed class FinetuneToolTests
             Directory.Delete(folder, recursive: true);
         }
     }
+
+    /// <summary>The configuration these tests (and so the library) were built in.</summary>
+#if DEBUG
+    const string Configuration = "Debug";
+#else
+    const string Configuration = "Release";
+#endif
 
     static (int Code, string Output) Run(string file, params string[] arguments)
     {
