@@ -100,8 +100,11 @@ public sealed class BeitModelSource
         }
     }
 
-    /// <summary>The preprocessor_config.json in the model's directory, if there is one.</summary>
-    internal BeitPreprocessorConfig? FindPreprocessorConfig()
+    /// <summary>
+    /// The preprocessing that goes with this model: a loaded model zip's own, or the preprocessor_config.json in the
+    /// checkpoint's directory; null when there is none (a preset or config source, or a checkpoint without one).
+    /// </summary>
+    public BeitPreprocessorConfig? FindPreprocessorConfig()
     {
         if (_zipPreprocessor is not null) return _zipPreprocessor;
         if (Path is null) return null;

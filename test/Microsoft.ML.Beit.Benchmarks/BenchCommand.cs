@@ -1,15 +1,14 @@
 using System.CommandLine;
-using Beit.Trainer.Benchmarking;
 using Microsoft.ML.Beit.Modeling;
 using static TorchSharp.torch;
 
-namespace Beit.Trainer;
+namespace Microsoft.ML.Beit.Benchmarks;
 
 /// <summary>
-/// <c>beit bench</c>: forward throughput of a BEiT preset at several batch sizes, next to this machine's own float32 matrix
+/// <c>bench</c>: forward throughput of a BEiT preset at several batch sizes, next to this machine's own float32 matrix
 /// multiply rate measured in the same process, so that every figure reads as a fraction of what the hardware can do; with
 /// <c>--peer</c>, the PyTorch eager peer's rate for the same work, measured right after. The measuring code is in
-/// Benchmarking/, which test/Microsoft.ML.Beit.Benchmarks compiles too.
+/// Benchmarking/, shared with the <c>throughput</c> and <c>memory</c> commands.
 /// </summary>
 internal static class BenchCommand
 {
@@ -31,7 +30,7 @@ internal static class BenchCommand
         {
             size, batches, iterations, dtype, threads, imageSize, train, pipeline, peer, onnx, breakdown, json,
         };
-        command.SetAction(parse => CommandRunner.Run(() =>
+        command.SetAction(parse =>
         {
             if (parse.GetValue(threads) is int n) set_num_threads(n);
             string preset = parse.GetValue(size)!.Trim().ToLowerInvariant();
@@ -73,7 +72,7 @@ internal static class BenchCommand
                 suite.Pipeline(preset, config, sizes[0], count);
             Console.WriteLine($"peak RSS {MemorySample.MiB(MemorySample.PeakRss()):F0} MiB");
             if (parse.GetValue(json) is { } path) BenchMachine.WriteJson(path, gemm, suite.Rows, []);
-        }));
+        });
         return command;
     }
 }

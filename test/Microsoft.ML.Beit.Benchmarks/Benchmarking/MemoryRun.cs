@@ -1,4 +1,4 @@
-namespace Beit.Trainer.Benchmarking;
+namespace Microsoft.ML.Beit.Benchmarks;
 
 /// <summary>Memory read every <paramref name="Every"/> items of a long run, and what the targets ask of it.</summary>
 internal sealed record MemoryRun(string Workload, int Count, int Every, long WeightBytes, double Seconds,
