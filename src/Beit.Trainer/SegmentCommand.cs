@@ -165,7 +165,7 @@ internal static class SegmentCommand
         {
             var set = FashionMnistCanvases.Generate(new FashionMnistCanvasOptions
             {
-                SourceFolder = parse.GetValue(data) ?? QuickstartCommand.FindBundledData(),
+                SourceFolder = parse.GetValue(data) ?? FashionMnistIdx.FindBundledFolder(),
                 OutputFolder = parse.GetValue(output)!,
                 CanvasSize = parse.GetValue(size),
                 TrainingCanvases = parse.GetValue(training),

@@ -12,7 +12,7 @@ namespace Microsoft.ML.Beit.Benchmarks;
 /// </summary>
 internal static class BenchCommand
 {
-    public static Command Create()
+    public static System.CommandLine.Command Create()
     {
         var size = new Option<string>("--size") { Description = "Preset: tiny, base or large.", DefaultValueFactory = _ => "base" };
         var batches = new Option<string>("--batch") { Description = "Comma-separated batch sizes.", DefaultValueFactory = _ => "1,8,32" };
@@ -26,7 +26,7 @@ internal static class BenchCommand
         var onnx = new Option<bool>("--onnx") { Description = "Also time the same model exported to ONNX and run by ONNX Runtime on the CPU (the Backend = Onnx scoring option), at each batch size." };
         var breakdown = new Option<bool>("--breakdown") { Description = "Also split the forward time at each batch size into the linear layers' matrix products and everything else (attention, softmax, LayerNorm, GELU, patch embedding)." };
         var json = new Option<string?>("--json") { Description = "Also write the results (machine, GEMM rate, rows, peak RSS) to this JSON file." };
-        var command = new Command("bench", "Measure forward images/s of a BEiT preset and the fraction of this machine's float32 GEMM rate it reaches.")
+        var command = new System.CommandLine.Command("bench", "Measure forward images/s of a BEiT preset and the fraction of this machine's float32 GEMM rate it reaches.")
         {
             size, batches, iterations, dtype, threads, imageSize, train, pipeline, peer, onnx, breakdown, json,
         };
