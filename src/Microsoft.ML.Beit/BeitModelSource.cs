@@ -51,6 +51,20 @@ public sealed class BeitModelSource
         return new(null, null, null, config.Clone());
     }
 
+    /// <summary>
+    /// Reads a model argument as the <c>beit</c> tool's <c>--model</c> does: a preset name (<c>tiny</c>, <c>base</c>,
+    /// <c>large</c>, any case) when no file or folder has that name, random weights; an existing <c>.json</c> file, a
+    /// config.json whose architecture starts from random weights; anything else a path (<see cref="FromPath"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="value"/> is empty.</exception>
+    public static BeitModelSource Parse(string value)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(value);
+        if (BeitConfig.PresetNames.Contains(value.ToLowerInvariant()) && !System.IO.Path.Exists(value)) return FromPreset(value);
+        if (value.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && File.Exists(value)) return FromConfig(BeitConfig.Load(value));
+        return FromPath(value);
+    }
+
     /// <inheritdoc/>
     public override string ToString() => Path ?? (Preset is not null ? $"preset '{Preset}'" : "a random model");
 
