@@ -17,7 +17,7 @@ public static class BeitCatalog
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
-        return new BeitFeaturizerEstimator(Data.CatalogUtils.GetEnvironment(catalog), outputColumnName, inputColumnName, options);
+        return new BeitFeaturizerEstimator(MLNetInternals.Environment(catalog), outputColumnName, inputColumnName, options);
     }
 
     /// <summary>
@@ -37,7 +37,7 @@ public static class BeitCatalog
         BeitFinetuneOptions options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new BeitFinetuneTrainer(Data.CatalogUtils.GetEnvironment(catalog), options);
+        return new BeitFinetuneTrainer(MLNetInternals.Environment(catalog), options);
     }
 
     /// <summary>
@@ -78,7 +78,7 @@ public static class BeitCatalog
     public static BeitPretrainEstimator BeitPretrain(this TransformsCatalog catalog, BeitPretrainOptions options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new BeitPretrainEstimator(Data.CatalogUtils.GetEnvironment(catalog), options);
+        return new BeitPretrainEstimator(MLNetInternals.Environment(catalog), options);
     }
 
     /// <summary>
