@@ -1,5 +1,7 @@
+using Google.Protobuf;
 using System.Text.Json;
 using Microsoft.ML.Beit.Modeling;
+using Microsoft.ML.Beit.Onnx;
 using Microsoft.ML.Beit.Segmentation;
 using Microsoft.ML.Data;
 
@@ -46,6 +48,51 @@ public sealed class ModelZipFixtureTests
         finally
         {
             foreach (var t in classifier.Concat(onnx)) (t as IDisposable)?.Dispose();
+        }
+    }
+
+    /// <summary>The public export of a fitted model (a loaded zip): what <c>beit export-onnx --model model.zip</c> does.</summary>
+    [TestMethod]
+    public void AFittedModelExportsToOnnxThroughThePublicApi()
+    {
+        var ml = new MLContext(seed: 1);
+        var classifier = (IEnumerable<ITransformer>)ml.Model.Load(Path.Combine(Folder, "classifier.zip"), out _);
+        var onnxBackend = (IEnumerable<ITransformer>)ml.Model.Load(Path.Combine(Folder, "classifier-onnx.zip"), out _);
+        using var featurizer = (BeitFeaturizerTransformer)ml.Model.Load(Path.Combine(Folder, "featurizer.zip"), out _);
+        try
+        {
+            var options = new BeitOnnxExportOptions();
+            var proto = BeitOnnxExporter.Build((ITransformer)classifier, options);
+            CollectionAssert.AreEqual(new[] { BeitOnnxExporter.Features, BeitOnnxExporter.Logits, BeitOnnxExporter.Probabilities },
+                proto.Graph.Output.Select(o => o.Name).ToArray());
+            Assert.IsTrue(proto.MetadataProps.Any(p => p.Key == "beit.preprocessor"), "the preprocessing is in the metadata");
+            Assert.IsNull(options.Preprocessor, "the caller's options are left as they were");
+            var torch = classifier.OfType<BeitImageClassificationTransformer>().Single().TorchEngine.Model;
+            using (var noGrad = TorchSharp.torch.no_grad())
+            using (var pixels = TorchSharp.torch.randn([2, 3, 16, 16], generator: new TorchSharp.torch.Generator(4)))
+            using (var session = OnnxRuntimeScoring.Session(proto))
+            {
+                torch.eval();
+                using var expected = torch.forward(pixels).Logits;
+                var outputs = OnnxRuntimeScoring.Run(session, pixels);
+                OnnxRuntimeScoring.Compare("classifier zip", BeitOnnxExporter.Logits, outputs[BeitOnnxExporter.Logits], expected);
+                foreach (var t in outputs.Values) t.Dispose();
+            }
+
+            var stored = onnxBackend.OfType<BeitImageClassificationTransformer>().Single();
+            CollectionAssert.AreEqual(stored.OnnxModelBytes, BeitOnnxExporter.Build((ITransformer)onnxBackend).ToByteArray(), "an ONNX-backend zip gives the graph it scores with");
+
+            var features = BeitOnnxExporter.Build(featurizer);
+            Assert.AreEqual(BeitOnnxExporter.Features, features.Graph.Output.Single().Name, "a featurizer exports its features only");
+            Assert.AreEqual(16, features.Graph.Output[0].Type.TensorType.Shape.Dim[1].DimValue, "mean pooling: [batch, hidden]");
+
+            var error = Assert.ThrowsExactly<ArgumentException>(() => BeitOnnxExporter.Build(ml.Transforms.Conversion.MapValueToKey("Label")
+                .Fit(ml.Data.LoadFromEnumerable(new[] { new ImageRow { Label = "a" } }))));
+            StringAssert.Contains(error.Message, "no BEiT classifier, featurizer or segmenter");
+        }
+        finally
+        {
+            foreach (var t in classifier.Concat(onnxBackend)) (t as IDisposable)?.Dispose();
         }
     }
 

@@ -322,6 +322,13 @@ public static class BeitOnnxExporter
         Save(Build(model, options), path);
 
     /// <summary>
+    /// Builds the ONNX model of a fitted ML.NET model's BEiT classifier, featurizer or segmenter (see
+    /// <see cref="Build(ITransformer, BeitOnnxExportOptions?)"/>) and writes it to <paramref name="path"/>.
+    /// </summary>
+    public static void Export(ITransformer model, string path, BeitOnnxExportOptions? options = null) =>
+        Save(Build(model, options), path);
+
+    /// <summary>
     /// Writes an ONNX model to a file, through temporary files so that a failed write leaves no partial model. Weights over
     /// <see cref="MaxInlineBytes"/> in all (or any size, with <paramref name="externalData"/> true) go to ONNX external data:
     /// every initializer of at least <see cref="ExternalDataMinBytes"/> is stored in <c>&lt;file name&gt;.data</c> beside the
