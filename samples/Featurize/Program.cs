@@ -1,4 +1,4 @@
-// BEiT features in an ML.NET pipeline (README: "Features in an ML.NET pipeline"), then two things to do with them:
+// BEiT features in an ML.NET pipeline (docs/featurization.md), then two things to do with them:
 // a linear probe (an ML.NET trainer on the features) and nearest-neighbour search (cosine similarity).
 // Pass a checkpoint folder (e.g. beit-base-patch16-224-pt22k) as the first argument for features worth having; without
 // one, the sample writes a tiny randomly initialised BEiT so it runs offline in seconds (random features still carry

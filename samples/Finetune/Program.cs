@@ -1,6 +1,6 @@
-// Fine-tuning a BEiT image classifier as an ML.NET multiclass trainer (README: "Fine-tuning an image classifier"),
+// Fine-tuning a BEiT image classifier as an ML.NET multiclass trainer (docs/fine-tuning.md),
 // evaluating it, saving the model zip and predicting with the reloaded model. A small BEiT trained from scratch on
-// the bundled Fashion-MNIST subset; with a real checkpoint, set Model to it and use the README's recipe.
+// the bundled Fashion-MNIST subset; with a real checkpoint, set Model to it and use the recipe in docs/fine-tuning.md.
 using BeitSamples;
 using Microsoft.ML;
 using Microsoft.ML.Beit;

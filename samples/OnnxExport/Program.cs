@@ -1,4 +1,4 @@
-// ONNX export (README: "ONNX export"): a BEiT classifier trained here is exported to one ONNX file and scored by ML.NET's
+// ONNX export (docs/onnx-and-deployment.md): a BEiT classifier trained here is exported to one ONNX file and scored by ML.NET's
 // ApplyOnnxModel, without TorchSharp in the scoring pipeline; the two agree on every predicted class.
 using BeitSamples;
 using Microsoft.ML;

@@ -1,6 +1,6 @@
-// Self-supervised pretraining by masked image modeling (README: "Pretraining by masked image modeling"): a dVAE
+// Self-supervised pretraining by masked image modeling (docs/pretraining.md): a dVAE
 // tokenizer trained on the images, BEiT pretrained to predict the tokens of masked patches (no labels), then fine-tuning
-// on a few labelled images from the pretrained backbone and from random weights. The README's 60,000-image run measures
+// on a few labelled images from the pretrained backbone and from random weights. The 60,000-image run in docs/pretraining.md measures
 // the gain (pretraining wins by 17 points); this sample shows the steps at a size that runs in a minute.
 using BeitSamples;
 using Microsoft.ML;

@@ -1,4 +1,4 @@
-// Semantic segmentation with BEiT + UperNet (README: "Semantic segmentation"): a data set composed from the bundled
+// Semantic segmentation with BEiT + UperNet (docs/segmentation.md): a data set composed from the bundled
 // Fashion-MNIST subset (items on a canvas, each pixel labelled with its item's class), a tiny BEiT trained on it,
 // mIoU, and predicted masks written as PNGs beside the images.
 using BeitSamples;

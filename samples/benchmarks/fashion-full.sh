@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The fine-tuning issue's full-data benchmark: a small BEiT (samples/configs/fashion-128x6.json: 4x4 patches, 128 wide,
+# The full-data Fashion-MNIST benchmark: a small BEiT (samples/configs/fashion-128x6.json: 4x4 patches, 128 wide,
 # 6 blocks, 8 heads) trained from scratch on all 60,000 Fashion-MNIST training images (no validation split: the last
 # epoch is kept), tested on the 10,000 test images. Measured: test accuracy 0.9265 (seed 7) and 0.9273 (seed 8), 88 min
-# each on 2 CPU cores (README, Performance, which also gives a quicker recipe).
+# each on 2 CPU cores (docs/benchmark-results.md, which also gives a quicker recipe).
 # Usage: bash samples/benchmarks/fashion-full.sh [fashion-mnist IDX folder] [output folder] [seed, default 7]
 set -euo pipefail
 DATA=${1:-../shared/datasets/fashion-mnist}

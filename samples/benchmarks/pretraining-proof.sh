@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Does masked image modeling help when labels are scarce? (the pretraining issue's proof, on Fashion-MNIST)
+# Does masked image modeling help when labels are scarce? A proof on Fashion-MNIST (docs/pretraining.md)
 #   1. train a dVAE tokenizer on the 60,000 training images (no labels)
 #   2. pretrain a small BEiT (4x4 patches, 64 wide, 4 blocks) by masked image modeling on the same images
 #   3. fine-tune on 600 labelled images (60 per class) from the pretrained backbone and from random initialisation,

@@ -24,7 +24,7 @@ internal static class FeaturizeCommand
         var model = new Option<string>("--model") { Description = "Checkpoint (Hugging Face directory, .safetensors, .pth) or a model.zip saved with a BeitFeaturize transformer.", Required = true };
         var images = new Option<string>("--images") { Description = "Folder of images (searched recursively).", Required = true };
         var output = new Option<string>("--output") { Description = "CSV file to write (path, then one column per feature).", DefaultValueFactory = _ => "features.csv" };
-        var pooling = new Option<BeitPooling>("--pooling") { Description = "Mean, Cls or Tokens.", DefaultValueFactory = _ => BeitPooling.Mean };
+        var pooling = new Option<BeitPooling>("--pooling") { Description = "Mean, Cls, Tokens (every patch token) or ClsAttention (the CLS token's attention to every patch, per head).", DefaultValueFactory = _ => BeitPooling.Mean };
         var layer = new Option<int>("--layer") { Description = "Hidden state to pool: 0 = embeddings, k = block k, -1 = last.", DefaultValueFactory = _ => -1 };
         var normalize = new Option<bool>("--normalize") { Description = "Scale every vector to unit length." };
         var batchSize = new Option<int>("--batch-size") { Description = "Images per forward pass.", DefaultValueFactory = _ => 8 };

@@ -3,7 +3,7 @@ using Microsoft.ML.Beit.Benchmarks;
 using Microsoft.ML.Beit.Modeling;
 using static TorchSharp.torch;
 
-// Issue #10's benchmarks, one command each (run from the repository root, Release build):
+// The benchmarks, one command each (run from the repository root, Release build):
 //   dotnet run -c Release --project test/Microsoft.ML.Beit.Benchmarks -- throughput
 //   dotnet run -c Release --project test/Microsoft.ML.Beit.Benchmarks -- memory
 //   dotnet run -c Release --project test/Microsoft.ML.Beit.Benchmarks -- bench --size base --batch 8 --breakdown
@@ -89,7 +89,10 @@ memory.SetAction(parse =>
     Finish(parse.GetValue(output)!, "memory", null, [], runs);
 });
 
-var root = new RootCommand("Microsoft.ML.Beit benchmarks (issue #10). Timings mean something only on a quiet machine.") { throughput, memory, BenchCommand.Create() };
+var root = new RootCommand("Microsoft.ML.Beit benchmarks: throughput, memory, and bench (one preset). Run them with nothing else using the cores.")
+{
+    throughput, memory, BenchCommand.Create(),
+};
 return root.Parse(args).Invoke();
 
 static List<T> List<T>(string text, Func<string, T> parse) =>

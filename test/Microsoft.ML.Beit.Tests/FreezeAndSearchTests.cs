@@ -75,7 +75,8 @@ public sealed class FreezeAndSearchTests
             BeitFinetuneOptions Options() => new()
             {
                 Model = BeitModelSource.FromConfig(FinetuneTests.FashionArchitecture()), BatchSize = 32, Seed = 4, Device = "cpu",
-                TrainTime = budget, CheckpointDirectory = Path.Combine(root, "search"),
+                // A short schedule, so that the budget fits it several times and candidates are compared.
+                Epochs = 2, TrainTime = budget, CheckpointDirectory = Path.Combine(root, "search"),
             };
             var clock = Stopwatch.StartNew();
             var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.BeitFinetune(Options())).Fit(train);
@@ -89,6 +90,7 @@ public sealed class FreezeAndSearchTests
             var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "search", "search.json"))).RootElement;
             var results = state.GetProperty("Results").EnumerateArray().Select(r => (Candidate: r.GetProperty("Candidate").GetInt32(), Metric: r.GetProperty("Metric").GetDouble())).ToList();
             Assert.IsNotEmpty(results);
+            Assert.IsGreaterThan(1, state.GetProperty("Candidates").GetArrayLength(), "a budget that fits the schedule several times compares candidates");
             var best = results.OrderByDescending(r => r.Metric).First();
             StringAssert.Contains(recipe, $"* the model: candidate {best.Candidate}", "the leaderboard's winner is the best candidate by validation accuracy");
             model.LastTransformer.Dispose();
@@ -100,6 +102,40 @@ public sealed class FreezeAndSearchTests
             Assert.AreEqual(recorded, resumed.GetProperty("Results").GetArrayLength(), "a resumed search repeats no rung");
             StringAssert.Contains(again.LastTransformer.TrainingRecipe!, $"* the model: candidate {best.Candidate}");
             again.LastTransformer.Dispose();
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void ABudgetThatFitsTheRecipeOnlyOnceTrainsTheRecipeAlone()
+    {
+        string root = TinyModels.TempDirectory();
+        try
+        {
+            var ml = new MLContext(seed: 1);
+            var train = ml.Data.LoadFromEnumerable(FashionMnist.Load("train", 300));
+            // From random weights the recipe wants 100 epochs of these 300 images: far more than 12 seconds hold.
+            var budget = TimeSpan.FromSeconds(12);
+            var options = new BeitFinetuneOptions
+            {
+                Model = BeitModelSource.FromConfig(FinetuneTests.FashionArchitecture()), BatchSize = 32, Seed = 4, Device = "cpu",
+                TrainTime = budget, CheckpointDirectory = Path.Combine(root, "search"),
+            };
+            var clock = Stopwatch.StartNew();
+            var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.BeitFinetune(options)).Fit(train);
+            Assert.IsLessThan(budget.TotalSeconds * 1.1 + 3, clock.Elapsed.TotalSeconds);
+
+            var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "search", "search.json"))).RootElement;
+            Assert.AreEqual(100, state.GetProperty("RecipeEpochs").GetInt32(), "the probe learns the recipe's schedule");
+            Assert.AreEqual(1, state.GetProperty("Candidates").GetArrayLength(), "only the recipe trains");
+            int epochs = state.GetProperty("Epochs").GetInt32();
+            Assert.IsLessThan(100, epochs);
+            Assert.IsGreaterThan(2, epochs, "the whole budget goes to the one run");
+            StringAssert.Contains(model.LastTransformer.TrainingRecipe!, "* the model: candidate 0");
+            model.LastTransformer.Dispose();
         }
         finally
         {

@@ -1,3 +1,4 @@
+using Microsoft.ML.Beit.Modeling;
 using Microsoft.ML.Beit.Native;
 
 namespace Microsoft.ML.Beit.Tests;
@@ -37,5 +38,15 @@ public sealed class NativeLibrariesTests
         Assert.IsTrue(outcome.Contains("loads as", StringComparison.Ordinal), outcome);
         using var sum = TorchSharp.torch.ones(3).sum();
         Assert.AreEqual(3f, sum.item<float>());
+    }
+
+    [TestMethod]
+    public void LibTorchsOpenMpThreadsWaitPassivelyUnlessTheProcessChoseOtherwise()
+    {
+        // Loading the library set the C environment that LibTorch's OpenMP reads; a setting of the process's own wins.
+        _ = BeitConfig.Tiny;
+        string? own = Environment.GetEnvironmentVariable(OpenMpWaitPolicy.Variable);
+        string? expected = own ?? (Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") is null ? "PASSIVE" : null);
+        Assert.AreEqual(expected, OpenMpWaitPolicy.NativeValue(OpenMpWaitPolicy.Variable));
     }
 }

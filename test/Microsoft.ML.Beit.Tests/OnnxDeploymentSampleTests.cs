@@ -52,15 +52,7 @@ public sealed class OnnxDeploymentSampleTests
             string converted = OnnxDeploymentTests.ExportWithTool("--model", trained, "--output", zip, "--device", "cpu");
             StringAssert.Contains(converted, "Backend Onnx");
 
-            string app = Path.Combine(folder, "app");
-            string project = Path.Combine(Path.GetDirectoryName(FashionMnist.Directory)!, "..", "OnnxDeployment", "OnnxDeployment.csproj");
-            // No build servers: they would outlive the test holding its output pipes.
-            var (buildCode, buildOutput, buildError) = Processes.Run("dotnet", ["build", project, "-o", app, "-v", "q", "-nologo", "-nodeReuse:false",
-                "-p:UseSharedCompilation=false"], TimeSpan.FromMinutes(5));
-            Assert.AreEqual(0, buildCode, buildOutput + buildError);
-            var torchFiles = Directory.EnumerateFiles(app, "libtorch*", SearchOption.AllDirectories).ToList();
-            Assert.IsEmpty(torchFiles, $"the app carries LibTorch: {string.Join(", ", torchFiles)}");
-
+            string app = BuildApp(folder);
             var (code, output, error) = Processes.Run("dotnet", [Path.Combine(app, "OnnxDeployment.dll"), zip, .. images], TimeSpan.FromMinutes(2));
             Console.WriteLine(output + error);
             Assert.AreEqual(0, code, output + error);
@@ -78,5 +70,76 @@ public sealed class OnnxDeploymentSampleTests
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// The documented flow with the tool's own zip: <c>beit finetune</c> (whose pipeline reads <c>Path</c> and <c>Label</c> and
+    /// already maps <c>PredictedLabel</c> to the class name), <c>beit export-onnx --output deployed.zip</c>, then the app.
+    /// </summary>
+    [TestMethod]
+    public void AnAppWithoutLibTorchScoresAFinetuneZipConvertedByTheTool()
+    {
+        string folder = TinyModels.TempDirectory();
+        try
+        {
+            string train = Path.Combine(folder, "train");
+            var examples = FashionMnist.Load("train", 24);
+            for (int i = 0; i < examples.Count; i++)
+            {
+                string directory = Path.Combine(train, examples[i].Label.Replace('/', '_'));
+                Directory.CreateDirectory(directory);
+                File.WriteAllBytes(Path.Combine(directory, $"{i:D4}.png"), examples[i].Image);
+            }
+            var images = FashionMnist.Load("t10k", 5).Select((e, i) =>
+            {
+                string path = Path.Combine(folder, $"image{i}.png");
+                File.WriteAllBytes(path, e.Image);
+                return path;
+            }).ToList();
+            string trained = Path.Combine(folder, "model.zip"), zip = Path.Combine(folder, "deployed.zip");
+            var (code, output, error) = BeitToolTests.Beit("finetune", "--data", train, "--model", "tiny", "--epochs", "1", "--batch-size", "12",
+                "--output", trained, "--device", "cpu", "--threads", "1");
+            Assert.AreEqual(0, code, error + output);
+            (code, output, error) = BeitToolTests.Beit("predict", "--model", trained, "--images", folder);
+            Assert.AreEqual(0, code, error + output);
+            // predict prints path,class,probability for every image under the folder (the training images included).
+            var expected = output.Split('\n').Select(l => l.Trim().Split(',')).Where(f => f.Length == 3 && images.Contains(f[0]))
+                .ToDictionary(f => Path.GetFileName(f[0]), f => (Class: f[1], Probability: float.Parse(f[2], System.Globalization.CultureInfo.InvariantCulture)));
+            Assert.HasCount(images.Count, expected, output);
+            string converted = OnnxDeploymentTests.ExportWithTool("--model", trained, "--output", zip, "--device", "cpu");
+            StringAssert.Contains(converted, "Backend Onnx");
+
+            string app = BuildApp(folder);
+            (code, output, error) = Processes.Run("dotnet", [Path.Combine(app, "OnnxDeployment.dll"), zip, .. images], TimeSpan.FromMinutes(2));
+            Console.WriteLine(output + error);
+            Assert.AreEqual(0, code, output + error);
+            StringAssert.Contains(output, "LibTorch loaded: no");
+            var predicted = output.Split('\n').Where(l => l.StartsWith("image", StringComparison.Ordinal))
+                .ToDictionary(l => l.Split('\t')[0], l => l.Trim().Split('\t')[1..]);
+            Assert.HasCount(images.Count, predicted, output);
+            foreach (var (name, (expectedClass, probability)) in expected)
+            {
+                Assert.AreEqual(expectedClass, predicted[name][0], $"{name}: the app predicts what `beit predict` predicts");
+                Assert.AreEqual(probability, float.Parse(predicted[name][1], System.Globalization.CultureInfo.InvariantCulture), 1e-3, $"{name}: and its probability");
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>Builds samples/OnnxDeployment into a folder of its own and checks that no LibTorch file came with it.</summary>
+    static string BuildApp(string folder)
+    {
+        string app = Path.Combine(folder, "app");
+        string project = Path.Combine(Path.GetDirectoryName(FashionMnist.Directory)!, "..", "OnnxDeployment", "OnnxDeployment.csproj");
+        // No build servers: they would outlive the test holding its output pipes.
+        var (buildCode, buildOutput, buildError) = Processes.Run("dotnet", ["build", project, "-o", app, "-v", "q", "-nologo", "-nodeReuse:false",
+            "-p:UseSharedCompilation=false"], TimeSpan.FromMinutes(5));
+        Assert.AreEqual(0, buildCode, buildOutput + buildError);
+        var torchFiles = Directory.EnumerateFiles(app, "libtorch*", SearchOption.AllDirectories).ToList();
+        Assert.IsEmpty(torchFiles, $"the app carries LibTorch: {string.Join(", ", torchFiles)}");
+        return app;
     }
 }

@@ -83,7 +83,7 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
                 ?? TrainingRecipes.RandomArchitecture(o.Model, o.ImageSize, o.PatchSize, typicalSide, TrainingRecipes.ClassifierGrid(o.Model), recipe);
             TrainingRecipes.Classifier(o, recipe, architecture, new TrainingData(rows, labels.Count, typicalSide));
             if (!o.QuietRecipe) channel.Info(recipe.Describe());
-            model = BeitClassifierInitialization.Create(o, checkpoint, architecture, labels, seed, channel.Info);
+            model = BeitClassifierInitialization.Create(o, checkpoint, architecture, labels, seed, o.QuietRecipe ? _ => { } : channel.Info);
         }
         try
         {

@@ -74,6 +74,7 @@ internal sealed class TrainTimeSearch<TModel>(BeitTrainingOptions options, IRead
         public double ElapsedSeconds { get; set; }
         public double? SecondsPerEpoch { get; set; }
         public double SecondsPerStart { get; set; }
+        public int? RecipeEpochs { get; set; }
         public int? Epochs { get; set; }
         public List<int> Candidates { get; set; } = [];
         public List<int>? Rungs { get; set; }
@@ -114,13 +115,17 @@ internal sealed class TrainTimeSearch<TModel>(BeitTrainingOptions options, IRead
         {
             if (state.SecondsPerEpoch is null)
             {
-                (state.SecondsPerEpoch, state.SecondsPerStart) = Measure(state.Seed, deadline.Token);
+                (state.SecondsPerEpoch, state.SecondsPerStart, state.RecipeEpochs) = Measure(state.Seed, deadline.Token);
                 Save();
             }
             if (state.Epochs is null)
             {
-                (state.Epochs, state.Candidates) = Plan(state.BudgetSeconds * 0.95 - Elapsed(), state.SecondsPerEpoch.Value, state.SecondsPerStart);
+                (state.Epochs, state.Candidates) = Plan(state.BudgetSeconds * 0.95 - Elapsed(), state.SecondsPerEpoch.Value, state.SecondsPerStart,
+                    state.RecipeEpochs ?? 1);
                 Save();
+                if (state.Candidates.Count == 1 && candidates.Count > 1)
+                    channel.Info($"search: the budget fits the recipe's {state.RecipeEpochs} epochs only once, so the recipe alone trains, " +
+                        $"for {state.Epochs} epochs; a budget of about {Math.Ceiling(SearchCost(state) / 60)} min would leave room to compare candidates");
             }
             int epochs = state.Epochs.Value;
             state.Rungs ??= RungEpochs(epochs, state.Candidates.Count);
@@ -185,23 +190,28 @@ internal sealed class TrainTimeSearch<TModel>(BeitTrainingOptions options, IRead
 
     // Two epochs of the first candidate, timed, with validation as every rung has it; the model is thrown away. The second
     // epoch gives the steady time of an epoch, the rest what every start of a rung costs (building the model, the first steps).
-    (double SecondsPerEpoch, double SecondsPerStart) Measure(int seed, CancellationToken token)
+    // The probe keeps the epochs the recipe (or the caller) asks for, so that its progress tells how long a schedule that is.
+    (double SecondsPerEpoch, double SecondsPerStart, int RecipeEpochs) Measure(int seed, CancellationToken token)
     {
-        var probe = Configure(0, epochs: 2, stopAfter: 2, checkpoints: null, seed, quiet: true, token);
+        var probe = Configure(0, epochs: options.Epochs, stopAfter: 2, checkpoints: null, seed, quiet: true, token);
         var clock = Stopwatch.StartNew();
         var validated = new List<double>();
+        int recipeEpochs = 1;
         probe.Progress = new ProgressTap(p =>
         {
+            recipeEpochs = p.Epochs;
             if (p.ValidationMetric is not null && p.Loss is double.NaN) validated.Add(clock.Elapsed.TotalSeconds);
         });
         using (fit(probe)) { }
         double total = clock.Elapsed.TotalSeconds;
         double epoch = validated.Count == 2 ? validated[1] - validated[0] : total / 2;
-        return (Math.Max(epoch, 1e-3), Math.Max(0, total - 2 * epoch));
+        return (Math.Max(epoch, 1e-3), Math.Max(0, total - 2 * epoch), recipeEpochs);
     }
 
-    // The most epochs the winner can train within what is left, and how many candidates fit beside it.
-    (int Epochs, List<int> Candidates) Plan(double seconds, double secondsPerEpoch, double secondsPerStart)
+    // The most epochs the winner can train within what is left, and how many candidates fit beside it. Candidates are compared
+    // only when the winner still trains at least the recipe's schedule: on a budget that fits it about once (training from
+    // random weights wants many epochs), a comparison would cut every candidate short and cost more than it finds.
+    (int Epochs, List<int> Candidates) Plan(double seconds, double secondsPerEpoch, double secondsPerStart, int recipeEpochs)
     {
         foreach (int count in new[] { candidates.Count, Math.Min(3, candidates.Count), 1 }.Distinct())
         {
@@ -210,11 +220,19 @@ internal sealed class TrainTimeSearch<TModel>(BeitTrainingOptions options, IRead
                 var rungs = RungEpochs(epochs, count);
                 var (epochsInAll, starts) = Cost(rungs, count);
                 if (rungs[0] < 1 || epochsInAll * secondsPerEpoch + starts * secondsPerStart > seconds) continue;
-                if (count > 1 && rungs[0] < 2) break;
+                if (count > 1 && (rungs[0] < 2 || epochs < recipeEpochs)) break;
                 return (epochs, [.. Enumerable.Range(0, count)]);
             }
         }
         return (1, [0]);
+    }
+
+    // Seconds a search of the three most promising candidates would need to train the winner for the recipe's schedule.
+    double SearchCost(SearchState state)
+    {
+        int count = Math.Min(3, candidates.Count), epochs = Math.Max(2 * count, state.RecipeEpochs ?? 1);
+        var (epochsInAll, starts) = Cost(RungEpochs(epochs, count), count);
+        return epochsInAll * state.SecondsPerEpoch!.Value + (starts + 1) * state.SecondsPerStart + 2 * state.SecondsPerEpoch.Value;
     }
 
     // The longest schedule whose remaining rungs fit in the seconds left, at the first rung's measured seconds per epoch.
@@ -278,7 +296,7 @@ internal sealed class TrainTimeSearch<TModel>(BeitTrainingOptions options, IRead
         return fit(o);
     }
 
-    BeitTrainingOptions Configure(int candidate, int epochs, int stopAfter, string? checkpoints, int seed, bool quiet, CancellationToken token)
+    BeitTrainingOptions Configure(int candidate, int? epochs, int stopAfter, string? checkpoints, int seed, bool quiet, CancellationToken token)
     {
         var o = options.CloneOptions();
         candidates[candidate].Apply(o);

@@ -79,7 +79,7 @@ public sealed class BeitSegmentationTrainer : IEstimator<BeitSemanticSegmentatio
             TrainingRecipes.Segmenter(o, recipe, architecture, new TrainingData(rows, labelCount, survey.TypicalSide), survey.LargestClassShare);
             if (!o.QuietRecipe) channel.Info(recipe.Describe());
             if (o.ClassWeighting == BeitClassWeighting.Balanced) classWeights = tensor(survey.BalancedWeights());
-            model = BeitSegmentationInitialization.Create(o, checkpoint, architecture, seed, channel.Info);
+            model = BeitSegmentationInitialization.Create(o, checkpoint, architecture, seed, o.QuietRecipe ? _ => { } : channel.Info);
         }
         try
         {

@@ -70,7 +70,9 @@ public abstract class BeitTrainingOptions
     /// <summary>
     /// A time budget for the whole training: the trainer measures an epoch, then searches recipe candidates (learning
     /// rate, augmentation, stochastic depth) by successive halving on a validation split, continues the best to the final
-    /// model, and stops at the budget with the best weights; the epochs follow from the budget. Options you set are not
+    /// model, and stops at the budget with the best weights; the epochs follow from the budget. Candidates are compared
+    /// only when the best one can still train at least the recipe's epochs (or <see cref="Epochs"/> when set); a budget
+    /// that fits that schedule about once trains the recipe alone, for as many epochs as fit. Options you set are not
     /// searched. Null trains the recipe once. Not used by pretraining. Default null.
     /// </summary>
     public TimeSpan? TrainTime { get; set; }
@@ -87,7 +89,7 @@ public abstract class BeitTrainingOptions
     /// <summary>A factor on the recipe's learning rate (a search candidate's); a learning rate you set is used as it is.</summary>
     internal double SearchLearningRateScale { get; set; } = 1;
 
-    /// <summary>Leaves the recipe block out of the log (the search's candidates; the search prints its own).</summary>
+    /// <summary>Leaves the recipe block and the starting-weights line out of the log (the search's probe and later candidates; the search prints its own).</summary>
     internal bool QuietRecipe { get; set; }
 
     /// <summary>Stop when the validation metric has not improved for this many epochs; null never stops early. Default null.</summary>
