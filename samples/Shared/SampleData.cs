@@ -1,5 +1,5 @@
 using Microsoft.ML.Beit;
-using System.IO.Compression;
+using Beit.SampleData;
 using SkiaSharp;
 
 namespace BeitSamples;
@@ -15,8 +15,7 @@ public static class SampleData
         Environment.GetCommandLineArgs().Contains("--small") || Environment.GetEnvironmentVariable("BEIT_SAMPLES_SMALL") == "1";
 
     /// <summary>The Fashion-MNIST class names, in label order.</summary>
-    public static IReadOnlyList<string> ClassNames { get; } =
-        ["T-shirt_top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle_boot"];
+    public static IReadOnlyList<string> ClassNames { get; } = FashionMnistIdx.ClassNames;
 
     /// <summary>A Fashion-MNIST image as PNG bytes (a column BEiT reads like a decoded image) and its class name.</summary>
     public sealed class ImageRow
@@ -26,41 +25,16 @@ public static class SampleData
     }
 
     /// <summary>samples/data/fashion-mnist, found above the working folder or the program.</summary>
-    public static string FashionMnistFolder
-    {
-        get
-        {
-            foreach (string start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
-                for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-                {
-                    string candidate = Path.Combine(dir.FullName, "samples", "data", "fashion-mnist");
-                    if (File.Exists(Path.Combine(candidate, "train-images-idx3-ubyte.gz"))) return candidate;
-                }
-            throw new DirectoryNotFoundException("samples/data/fashion-mnist was not found above the working folder; run the sample from the repository.");
-        }
-    }
+    public static string FashionMnistFolder => FashionMnistIdx.FindBundledFolder();
 
     /// <summary>Images <paramref name="skip"/> .. skip + count - 1 of the bundled "train" (2,000) or "t10k" (500) split.</summary>
     public static List<ImageRow> Load(string kind, int count, int skip = 0)
     {
-        // IDX files: a big-endian header (magic, count, rows, columns), then one byte per pixel; labels after 8 bytes.
-        byte[] images = Gunzip(Path.Combine(FashionMnistFolder, $"{kind}-images-idx3-ubyte.gz"));
-        byte[] labels = Gunzip(Path.Combine(FashionMnistFolder, $"{kind}-labels-idx1-ubyte.gz"));
-        int available = BigEndian(images, 4), height = BigEndian(images, 8), width = BigEndian(images, 12);
+        var split = FashionMnistIdx.Read(FashionMnistFolder, kind);
         var rows = new List<ImageRow>();
-        for (int i = skip; i < Math.Min(available, skip + count); i++)
-            rows.Add(new ImageRow { Image = Png(images.AsSpan(16 + i * width * height, width * height), width, height), Label = ClassNames[labels[8 + i]] });
+        for (int i = skip; i < Math.Min(split.Count, skip + count); i++)
+            rows.Add(new ImageRow { Image = split.ItemPng(i), Label = ClassNames[split.Labels[i]] });
         return rows;
-    }
-
-    static int BigEndian(byte[] bytes, int offset) => bytes[offset] << 24 | bytes[offset + 1] << 16 | bytes[offset + 2] << 8 | bytes[offset + 3];
-
-    static byte[] Gunzip(string path)
-    {
-        using var input = new GZipStream(File.OpenRead(path), CompressionMode.Decompress);
-        using var output = new MemoryStream();
-        input.CopyTo(output);
-        return output.ToArray();
     }
 
     /// <summary>8-bit gray pixels as a PNG file's bytes.</summary>

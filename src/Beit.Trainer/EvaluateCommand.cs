@@ -32,7 +32,7 @@ internal static class EvaluateCommand
         {
             string where = parse.GetValue(images)!;
             var files = File.Exists(where) ? [where]
-                : Directory.Exists(where) ? Directory.EnumerateFiles(where, "*", SearchOption.AllDirectories).Where(LabeledImages.IsImage).Order(StringComparer.Ordinal).ToList()
+                : Directory.Exists(where) ? BeitImageFiles.Find(where).ToList()
                 : throw new FileNotFoundException($"'{where}' is neither an image nor a folder.", where);
             var ml = new MLContext(seed: 1);
             var loaded = ml.Model.Load(parse.GetValue(model)!, out _);

@@ -2,7 +2,6 @@ using System.CommandLine;
 using Microsoft.ML;
 using Microsoft.ML.Beit;
 using Microsoft.ML.Beit.Onnx;
-using Microsoft.ML.Beit.Scoring;
 using Onnx;
 
 namespace Beit.Trainer;
@@ -78,35 +77,17 @@ internal static class ExportOnnxCommand
     static ModelProto FromModelZip(string path, BeitOnnxExportOptions options)
     {
         var loaded = new MLContext().Model.Load(path, out _);
-        var transformers = loaded is IEnumerable<ITransformer> chain ? chain.ToList() : [loaded];
         try
         {
-            var beit = transformers.LastOrDefault(t => t is BeitImageClassificationTransformer or BeitFeaturizerTransformer or BeitSemanticSegmentationTransformer)
-                ?? throw new InvalidDataException($"{path} holds no BEiT classifier, featurizer or segmenter; it was not written by this library.");
-            if (beit is BeitImageTransformer { OnnxModelBytes: { } stored })
-                return ModelProto.Parser.ParseFrom(stored);   // already converted (Backend = Onnx): the graph it scores with
-            if (beit is BeitImageClassificationTransformer classifier)
-            {
-                options.Preprocessor = classifier.Engine.Processor.Config;
-                return BeitOnnxExporter.Build(classifier.TorchEngine.Model, options);
-            }
-            if (beit is BeitSemanticSegmentationTransformer segmenter)
-            {
-                options.Preprocessor = segmenter.Engine.Processor.Config;
-                return BeitOnnxExporter.Build(segmenter.TorchEngine.Model, options);
-            }
-            var featurizer = (BeitFeaturizerTransformer)beit;
-            var engine = featurizer.TorchEngine;
-            options.FeaturesOnly = true;
-            options.Pooling ??= engine.Pooling;
-            options.Layer = options.Layer == -1 ? engine.LayerOption : options.Layer;
-            options.NormalizeL2 |= engine.NormalizeL2;
-            options.Preprocessor = featurizer.Preprocessor;
-            return BeitOnnxExporter.Build(engine.Model, options);
+            return BeitOnnxExporter.Build(loaded, options);
+        }
+        catch (ArgumentException e) when (e.ParamName == "model")
+        {
+            throw new InvalidDataException($"{path} holds no BEiT classifier, featurizer or segmenter; it was not written by this library.", e);
         }
         finally
         {
-            foreach (var t in transformers) (t as IDisposable)?.Dispose();
+            foreach (var t in loaded is IEnumerable<ITransformer> chain ? chain : [loaded]) (t as IDisposable)?.Dispose();
         }
     }
 

@@ -19,7 +19,7 @@ internal static class FashionMnistCommand
         var command = new Command("fashion-mnist", "Write Fashion-MNIST as PNG folders, one subfolder per class.") { data, output, train, test, perClass };
         command.SetAction(parse => CommandRunner.Run(() =>
         {
-            string source = parse.GetValue(data) ?? QuickstartCommand.FindBundledData(), root = parse.GetValue(output)!;
+            string source = parse.GetValue(data) ?? FashionMnistIdx.FindBundledFolder(), root = parse.GetValue(output)!;
             var trainRows = QuickstartCommand.Extract(source, "train", Path.Combine(root, "train"), parse.GetValue(train));
             var testRows = QuickstartCommand.Extract(source, "t10k", Path.Combine(root, "test"), parse.GetValue(test));
             Console.WriteLine($"{trainRows.Count} training images in {Path.Combine(root, "train")}, {testRows.Count} test images in {Path.Combine(root, "test")}");

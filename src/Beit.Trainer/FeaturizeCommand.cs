@@ -13,7 +13,6 @@ namespace Beit.Trainer;
 /// </summary>
 internal static class FeaturizeCommand
 {
-    static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"];
 
     sealed class ImageFile
     {
@@ -40,11 +39,8 @@ internal static class FeaturizeCommand
         command.SetAction(parse => CommandRunner.Run(() =>
         {
             string folder = parse.GetValue(images)!;
-            if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"Image folder '{folder}' does not exist.");
-            var files = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
-                .Where(f => ImageExtensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
-                .Order(StringComparer.Ordinal).ToList();
-            if (files.Count == 0) throw new InvalidDataException($"No images ({string.Join(", ", ImageExtensions)}) under '{folder}'.");
+            var files = BeitImageFiles.Find(folder).ToList();
+            if (files.Count == 0) throw new InvalidDataException($"No images ({string.Join(", ", BeitImageFiles.Extensions)}) under '{folder}'.");
 
             var ml = new MLContext(seed: 1);
             string modelPath = parse.GetValue(model)!;

@@ -35,7 +35,7 @@ internal static class FinetuneCommand
             var validationRows = parse.GetValue(validation) is { } v ? LabeledImages.Load(v) : null;
             var options = new BeitFinetuneOptions
             {
-                Model = ModelArgument.Parse(parse.GetValue(model)!),
+                Model = BeitModelSource.Parse(parse.GetValue(model)!),
                 ImageColumnName = "Path",
                 ScoreColumnName = "Score",
                 PredictedLabelColumnName = "PredictedLabelKey",

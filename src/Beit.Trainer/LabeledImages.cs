@@ -1,3 +1,5 @@
+using Microsoft.ML.Beit;
+
 namespace Beit.Trainer;
 
 /// <summary>A labelled image for the classification verbs: a file path and its class name.</summary>
@@ -10,10 +12,6 @@ internal sealed class LabeledImage
 /// <summary>Reads classification data: a folder with one subfolder per class, or a CSV of path,label.</summary>
 internal static class LabeledImages
 {
-    static readonly string[] Extensions = [".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"];
-
-    public static bool IsImage(string path) => Extensions.Contains(System.IO.Path.GetExtension(path).ToLowerInvariant());
-
     public static List<LabeledImage> Load(string data)
     {
         if (Directory.Exists(data))
@@ -21,9 +19,9 @@ internal static class LabeledImages
             var classes = Directory.GetDirectories(data).Order(StringComparer.Ordinal).ToList();
             if (classes.Count == 0)
                 throw new InvalidDataException($"'{data}' has no subfolders: put each class's images in a folder named after the class.");
-            var images = classes.SelectMany(c => Directory.EnumerateFiles(c, "*", SearchOption.AllDirectories).Where(IsImage).Order(StringComparer.Ordinal)
+            var images = classes.SelectMany(c => Directory.EnumerateFiles(c, "*", SearchOption.AllDirectories).Where(BeitImageFiles.IsImage).Order(StringComparer.Ordinal)
                 .Select(f => new LabeledImage { Path = f, Label = System.IO.Path.GetFileName(c) })).ToList();
-            if (images.Count == 0) throw new InvalidDataException($"No images ({string.Join(", ", Extensions)}) in the class folders of '{data}'.");
+            if (images.Count == 0) throw new InvalidDataException($"No images ({string.Join(", ", BeitImageFiles.Extensions)}) in the class folders of '{data}'.");
             return images;
         }
         if (File.Exists(data))

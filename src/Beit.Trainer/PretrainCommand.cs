@@ -41,13 +41,11 @@ internal static class PretrainCommand
             TrainingFlags.ShowTrainerMessages(ml);
             string folder = parse.GetValue(data)!;
             if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"--data '{folder}' is not a folder.");
-            var files = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
-                .Where(f => System.IO.Path.GetExtension(f).ToLowerInvariant() is ".png" or ".jpg" or ".jpeg" or ".bmp" or ".webp")
-                .Order(StringComparer.Ordinal).Select(f => new ImageRow { Path = f }).ToList();
-            if (files.Count == 0) throw new FileNotFoundException($"No images (.png, .jpg, .jpeg, .bmp, .webp) under '{folder}'.");
+            var files = BeitImageFiles.Find(folder).Select(f => new ImageRow { Path = f }).ToList();
+            if (files.Count == 0) throw new FileNotFoundException($"No images ({string.Join(", ", BeitImageFiles.Extensions)}) under '{folder}'.");
             using var visualTokenizer = VisualTokenizers.Load(parse.GetValue(tokenizer)!);
             string modelArg = parse.GetValue(model)!;
-            var source = ModelArgument.Parse(modelArg);
+            var source = BeitModelSource.Parse(modelArg);
             if (parse.GetValue(imageSize) is int size && source.Path is null)
             {
                 var config = source.Config?.Clone() ?? BeitConfig.FromPreset(source.Preset!);

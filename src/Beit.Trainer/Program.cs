@@ -20,7 +20,6 @@ root.Subcommands.Add(TokenizerCommand.Create());
 root.Subcommands.Add(PretrainCommand.Create());
 root.Subcommands.Add(AttentionCommand.Create());
 root.Subcommands.Add(ExportOnnxCommand.Create());
-root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(QuickstartCommand.Create());
 root.Subcommands.Add(FashionMnistCommand.Create());
 // Ctrl+C in a training verb is handled by the verb (TrainingFlags): it stops between steps and saves the model.

@@ -13,7 +13,6 @@ namespace Beit.Trainer;
 /// </summary>
 internal static class QuickstartCommand
 {
-    static readonly string[] Classes = ["T-shirt_top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle_boot"];
 
     public static Command Create()
     {
@@ -38,7 +37,7 @@ internal static class QuickstartCommand
         };
         command.SetAction(parse => CommandRunner.Run(() =>
         {
-            string source = parse.GetValue(data) ?? FindBundledData();
+            string source = parse.GetValue(data) ?? FashionMnistIdx.FindBundledFolder();
             string root = parse.GetValue(output)!;
             var trainRows = Extract(source, "train", Path.Combine(root, "images", "train"), parse.GetValue(train));
             var testRows = Extract(source, "t10k", Path.Combine(root, "images", "test"), parse.GetValue(test));
@@ -78,47 +77,21 @@ internal static class QuickstartCommand
         return command;
     }
 
-    internal static string FindBundledData()
-    {
-        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                string candidate = Path.Combine(dir.FullName, "samples", "data", "fashion-mnist");
-                if (File.Exists(Path.Combine(candidate, "train-images-idx3-ubyte.gz"))) return candidate;
-            }
-        throw new DirectoryNotFoundException("Cannot find samples/data/fashion-mnist; run from the repository or pass --data.");
-    }
-
     // Writes the IDX images as PNGs in one folder per class, as a user's own data would be laid out.
     internal static List<LabeledImage> Extract(string source, string kind, string folder, int count)
     {
-        byte[] images = Gunzip(Path.Combine(source, $"{kind}-images-idx3-ubyte.gz")), labels = Gunzip(Path.Combine(source, $"{kind}-labels-idx1-ubyte.gz"));
-        int available = BigEndian(images, 4), rows = BigEndian(images, 8), cols = BigEndian(images, 12);
+        var split = FashionMnistIdx.Read(source, kind);
         var result = new List<LabeledImage>();
-        for (int i = 0; i < Math.Min(count, available); i++)
+        for (int i = 0; i < Math.Min(count, split.Count); i++)
         {
-            string label = Classes[labels[8 + i]], directory = Path.Combine(folder, label), path = Path.Combine(directory, $"{kind}-{i:D5}.png");
+            string label = FashionMnistIdx.ClassNames[split.Labels[i]], directory = Path.Combine(folder, label), path = Path.Combine(directory, $"{kind}-{i:D5}.png");
             if (!File.Exists(path))
             {
                 Directory.CreateDirectory(directory);
-                using var image = SKImage.FromPixelCopy(new SKImageInfo(cols, rows, SKColorType.Gray8, SKAlphaType.Opaque),
-                    images.AsSpan(16 + i * rows * cols, rows * cols).ToArray(), cols);
-                using var png = image.Encode(SKEncodedImageFormat.Png, 100);
-                File.WriteAllBytes(path, png.ToArray());
+                File.WriteAllBytes(path, split.ItemPng(i));
             }
             result.Add(new LabeledImage { Path = path, Label = label });
         }
         return result;
-    }
-
-    static int BigEndian(byte[] b, int o) => b[o] << 24 | b[o + 1] << 16 | b[o + 2] << 8 | b[o + 3];
-
-    static byte[] Gunzip(string path)
-    {
-        if (!File.Exists(path)) throw new FileNotFoundException($"Fashion-MNIST file '{path}' is missing.", path);
-        using var input = new GZipStream(File.OpenRead(path), CompressionMode.Decompress);
-        using var output = new MemoryStream();
-        input.CopyTo(output);
-        return output.ToArray();
     }
 }

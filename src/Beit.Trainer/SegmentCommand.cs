@@ -61,7 +61,7 @@ internal static class SegmentCommand
             string modelArg = parse.GetValue(model)!;
             var options = new BeitSegmentationOptions
             {
-                Model = ModelArgument.Parse(modelArg),
+                Model = BeitModelSource.Parse(modelArg),
                 ClassNames = classes,
                 CropSize = parse.GetValue(cropSize),
                 PatchSize = parse.GetValue(patchSize),
@@ -124,8 +124,8 @@ internal static class SegmentCommand
             var (segmenter, _) = LoadModel(ml, parse.GetValue(model)!);
             using var disposable = segmenter;
             string source = parse.GetValue(images)!, folder = parse.GetValue(output)!;
-            var files = File.Exists(source) ? [source] : Directory.EnumerateFiles(source).Where(IsImage).Order(StringComparer.Ordinal).ToList();
-            if (files.Count == 0) throw new FileNotFoundException($"No images (.png, .jpg, .jpeg, .bmp, .webp) in '{source}'.");
+            var files = File.Exists(source) ? [source] : BeitImageFiles.Find(source, recursive: false).ToList();
+            if (files.Count == 0) throw new FileNotFoundException($"No images ({string.Join(", ", BeitImageFiles.Extensions)}) in '{source}'.");
             Directory.CreateDirectory(folder);
             foreach (var batch in files.Chunk(Math.Max(1, segmenter.BatchSize)))
             {
@@ -165,7 +165,7 @@ internal static class SegmentCommand
         {
             var set = FashionMnistCanvases.Generate(new FashionMnistCanvasOptions
             {
-                SourceFolder = parse.GetValue(data) ?? QuickstartCommand.FindBundledData(),
+                SourceFolder = parse.GetValue(data) ?? FashionMnistIdx.FindBundledFolder(),
                 OutputFolder = parse.GetValue(output)!,
                 CanvasSize = parse.GetValue(size),
                 TrainingCanvases = parse.GetValue(training),
@@ -178,8 +178,6 @@ internal static class SegmentCommand
         }));
         return command;
     }
-
-    static bool IsImage(string path) => Path.GetExtension(path).ToLowerInvariant() is ".png" or ".jpg" or ".jpeg" or ".bmp" or ".webp";
 
     static bool HasSplit(string root, string split) => Directory.Exists(Path.Combine(root, "images", split));
 

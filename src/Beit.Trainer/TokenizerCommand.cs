@@ -18,7 +18,7 @@ internal static class TokenizerCommand
     static Command Train()
     {
         var defaults = new DiscreteVaeOptions();
-        var data = new Option<string>("--data") { Description = "Folder of images (.png .jpg .jpeg .bmp .webp), searched recursively.", Required = true };
+        var data = new Option<string>("--data") { Description = $"Folder of images ({string.Join(" ", BeitImageFiles.Extensions)}), searched recursively.", Required = true };
         var epochs = new Option<int>("--epochs") { Description = "Epochs.", DefaultValueFactory = _ => defaults.Epochs };
         var output = new Option<string>("--output") { Description = "Tokenizer file to write (safetensors).", DefaultValueFactory = _ => "tokenizer.safetensors" };
         var inputSize = new Option<int>("--input-size") { Description = "Side of the images in pixels (112 for BEiT-224/16); images are resized and center-cropped.", DefaultValueFactory = _ => defaults.InputSize };

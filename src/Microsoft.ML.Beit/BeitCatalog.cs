@@ -17,7 +17,7 @@ public static class BeitCatalog
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
-        return new BeitFeaturizerEstimator(Data.CatalogUtils.GetEnvironment(catalog), outputColumnName, inputColumnName, options);
+        return new BeitFeaturizerEstimator(MLNetInternals.Environment(catalog), outputColumnName, inputColumnName, options);
     }
 
     /// <summary>
@@ -37,12 +37,12 @@ public static class BeitCatalog
         BeitFinetuneOptions options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new BeitFinetuneTrainer(Data.CatalogUtils.GetEnvironment(catalog), options);
+        return new BeitFinetuneTrainer(MLNetInternals.Environment(catalog), options);
     }
 
     /// <summary>
     /// Fine-tunes BEiT as a multiclass image classifier from <paramref name="model"/> (a checkpoint path, or a preset
-    /// name <c>tiny</c>, <c>base</c>, <c>large</c> for random initialisation). <paramref name="epochs"/> and
+    /// name <c>tiny</c>, <c>base</c>, <c>large</c> for random initialisation; read by <see cref="BeitModelSource.Parse"/>). <paramref name="epochs"/> and
     /// <paramref name="learningRate"/> left null, like every other option, come from the recipe for that starting model
     /// and the data (see <see cref="BeitRecipe"/>).
     /// </summary>
@@ -53,8 +53,7 @@ public static class BeitCatalog
         {
             LabelColumnName = labelColumnName,
             ImageColumnName = imageColumnName,
-            Model = Modeling.BeitConfig.PresetNames.Contains(model.ToLowerInvariant()) && !Path.Exists(model)
-                ? BeitModelSource.FromPreset(model) : BeitModelSource.FromPath(model),
+            Model = BeitModelSource.Parse(model),
             Epochs = epochs,
             BatchSize = batchSize,
             LearningRate = learningRate,
@@ -79,7 +78,7 @@ public static class BeitCatalog
     public static BeitPretrainEstimator BeitPretrain(this TransformsCatalog catalog, BeitPretrainOptions options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new BeitPretrainEstimator(Data.CatalogUtils.GetEnvironment(catalog), options);
+        return new BeitPretrainEstimator(MLNetInternals.Environment(catalog), options);
     }
 
     /// <summary>

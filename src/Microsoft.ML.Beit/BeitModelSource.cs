@@ -51,6 +51,20 @@ public sealed class BeitModelSource
         return new(null, null, null, config.Clone());
     }
 
+    /// <summary>
+    /// Reads a model argument as the <c>beit</c> tool's <c>--model</c> does: a preset name (<c>tiny</c>, <c>base</c>,
+    /// <c>large</c>, any case) when no file or folder has that name, random weights; an existing <c>.json</c> file, a
+    /// config.json whose architecture starts from random weights; anything else a path (<see cref="FromPath"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="value"/> is empty.</exception>
+    public static BeitModelSource Parse(string value)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(value);
+        if (BeitConfig.PresetNames.Contains(value.ToLowerInvariant()) && !System.IO.Path.Exists(value)) return FromPreset(value);
+        if (value.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && File.Exists(value)) return FromConfig(BeitConfig.Load(value));
+        return FromPath(value);
+    }
+
     /// <inheritdoc/>
     public override string ToString() => Path ?? (Preset is not null ? $"preset '{Preset}'" : "a random model");
 
@@ -100,8 +114,11 @@ public sealed class BeitModelSource
         }
     }
 
-    /// <summary>The preprocessor_config.json in the model's directory, if there is one.</summary>
-    internal BeitPreprocessorConfig? FindPreprocessorConfig()
+    /// <summary>
+    /// The preprocessing that goes with this model: a loaded model zip's own, or the preprocessor_config.json in the
+    /// checkpoint's directory; null when there is none (a preset or config source, or a checkpoint without one).
+    /// </summary>
+    public BeitPreprocessorConfig? FindPreprocessorConfig()
     {
         if (_zipPreprocessor is not null) return _zipPreprocessor;
         if (Path is null) return null;

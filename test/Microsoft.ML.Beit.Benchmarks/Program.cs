@@ -1,11 +1,12 @@
 using System.CommandLine;
-using Beit.Trainer.Benchmarking;
+using Microsoft.ML.Beit.Benchmarks;
 using Microsoft.ML.Beit.Modeling;
 using static TorchSharp.torch;
 
-// The throughput and memory benchmarks, one command each (run from the repository root, Release build):
+// The benchmarks, one command each (run from the repository root, Release build):
 //   dotnet run -c Release --project test/Microsoft.ML.Beit.Benchmarks -- throughput
 //   dotnet run -c Release --project test/Microsoft.ML.Beit.Benchmarks -- memory
+//   dotnet run -c Release --project test/Microsoft.ML.Beit.Benchmarks -- bench --size base --batch 8 --breakdown
 // Each prints its table and writes JSON under artifacts/benchmarks/.
 
 var output = new Option<string>("--output") { Description = "Folder for the JSON results.", DefaultValueFactory = _ => Path.Combine("artifacts", "benchmarks") };
@@ -88,7 +89,10 @@ memory.SetAction(parse =>
     Finish(parse.GetValue(output)!, "memory", null, [], runs);
 });
 
-var root = new RootCommand("Microsoft.ML.Beit benchmarks: throughput and memory. Run them with nothing else using the cores.") { throughput, memory };
+var root = new RootCommand("Microsoft.ML.Beit benchmarks: throughput, memory, and bench (one preset). Run them with nothing else using the cores.")
+{
+    throughput, memory, BenchCommand.Create(),
+};
 return root.Parse(args).Invoke();
 
 static List<T> List<T>(string text, Func<string, T> parse) =>

@@ -130,7 +130,13 @@ public sealed class BeitToolTests
     internal static (int ExitCode, string Output, string Error) Beit(params string[] arguments) =>
         Processes.Run("dotnet", [ToolPath(), .. arguments], TimeSpan.FromMinutes(2));
 
-    internal static string ToolPath()
+    internal static string ToolPath() => Built(Path.Combine("src", "Beit.Trainer"), "beit.dll");
+
+    /// <summary>Runs the built benchmarks program (test/Microsoft.ML.Beit.Benchmarks) and captures its output.</summary>
+    internal static (int ExitCode, string Output, string Error) Benchmarks(params string[] arguments) =>
+        Processes.Run("dotnet", [Built(Path.Combine("test", "Microsoft.ML.Beit.Benchmarks"), "Microsoft.ML.Beit.Benchmarks.dll"), .. arguments], TimeSpan.FromMinutes(2));
+
+    static string Built(string project, string assembly)
     {
         // The test assembly sits in test/Microsoft.ML.Beit.Tests/bin/<Configuration>/<tfm>/; the tool is
         // built (as a project reference) into the same relative place under src/Beit.Trainer.
@@ -139,17 +145,17 @@ public sealed class BeitToolTests
         for (var dir = here; dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "Beit.ML.sln")))
             {
-                string tool = Path.Combine(dir.FullName, "src", "Beit.Trainer", "bin", configuration, tfm, "beit.dll");
+                string tool = Path.Combine(dir.FullName, project, "bin", configuration, tfm, assembly);
                 if (File.Exists(tool)) return tool;
-                // The test project references the tool, so building the tests builds it: a missing tool is a broken build.
-                Assert.Fail($"The beit tool is not built at {tool} (the test project's reference to src/Beit.Trainer builds it).");
+                // The test project references the program, so building the tests builds it: a missing program is a broken build.
+                Assert.Fail($"{assembly} is not built at {tool} (the test project's reference to {project} builds it).");
             }
         Assert.Fail("Cannot find the repository root (Beit.ML.sln) above the test assembly.");
         return "";
     }
 }
 
-/// <summary><c>beit bench</c> runs end to end on a tiny model and reports its figures (no timing is asserted).</summary>
+/// <summary>The benchmarks' <c>bench</c> command runs end to end on a tiny model and reports its figures (no timing is asserted).</summary>
 [TestClass]
 public sealed class BenchToolTests
 {
@@ -157,7 +163,7 @@ public sealed class BenchToolTests
     public void BenchReportsGemmRateAndImagesPerSecond()
     {
         string json = Path.Combine(TinyModels.TempDirectory(), "bench.json");
-        var (code, output, error) = BeitToolTests.Beit("bench", "--size", "tiny", "--batch", "1,4", "--iterations", "1", "--json", json);
+        var (code, output, error) = BeitToolTests.Benchmarks("bench", "--size", "tiny", "--batch", "1,4", "--iterations", "1", "--json", json);
         Console.WriteLine(output);
         Assert.AreEqual(0, code, error);
         StringAssert.Contains(output, "GFLOP/s (2048^3 matrix products");
@@ -172,7 +178,7 @@ public sealed class BenchToolTests
         }
         Directory.Delete(Path.GetDirectoryName(json)!, recursive: true);
         // The PyTorch peer knows base and large only: a tiny run says so and goes on without it.
-        (code, output, error) = BeitToolTests.Beit("bench", "--size", "tiny", "--batch", "4", "--iterations", "1", "--pipeline-images", "12", "--peer",
+        (code, output, error) = BeitToolTests.Benchmarks("bench", "--size", "tiny", "--batch", "4", "--iterations", "1", "--pipeline-images", "12", "--peer",
             "--onnx", "--breakdown");
         Console.WriteLine(output);
         Assert.AreEqual(0, code, error);
@@ -181,11 +187,11 @@ public sealed class BenchToolTests
         StringAssert.Contains(output, "breakdown, batch 4: forward");
         StringAssert.Contains(output, "featurize pipeline");
         StringAssert.Contains(output, "12 JPEGs 256x256");
-        (code, output, error) = BeitToolTests.Beit("bench", "--size", "tiny", "--batch", "2", "--iterations", "1", "--train");
+        (code, output, error) = BeitToolTests.Benchmarks("bench", "--size", "tiny", "--batch", "2", "--iterations", "1", "--train");
         Console.WriteLine(output);
         Assert.AreEqual(0, code, error);
         StringAssert.Contains(output, "training steps");
-        (code, _, error) = BeitToolTests.Beit("bench", "--size", "tiny", "--dtype", "float16");
+        (code, _, error) = BeitToolTests.Benchmarks("bench", "--size", "tiny", "--dtype", "float16");
         Assert.AreNotEqual(0, code);
         StringAssert.Contains(error, "float16");
     }

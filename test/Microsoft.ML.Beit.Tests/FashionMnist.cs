@@ -1,5 +1,3 @@
-using SkiaSharp;
-
 namespace Microsoft.ML.Beit.Tests;
 
 /// <summary>The Fashion-MNIST subset the repository ships (samples/data/fashion-mnist), as PNG bytes and labels.</summary>
@@ -13,30 +11,16 @@ internal static class FashionMnist
         public string Label { get; set; } = "";
     }
 
-    public static string Directory
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-                if (File.Exists(Path.Combine(dir.FullName, "Beit.ML.sln")))
-                    return Path.Combine(dir.FullName, "samples", "data", "fashion-mnist");
-            throw new DirectoryNotFoundException("Cannot find the repository root (Beit.ML.sln) above the test assembly.");
-        }
-    }
+    public static string Directory => FashionMnistIdx.FindBundledFolder();
 
     /// <summary>The first <paramref name="count"/> images of the training ("train") or test ("t10k") subset, PNG-encoded.</summary>
     public static List<Example> Load(string kind, int count)
     {
-        // The library's reader checks the IDX headers; the tests add the PNG encoding their image columns read.
-        var split = Segmentation.FashionMnistIdx.Read(Directory, kind);
+        var split = FashionMnistIdx.Read(Directory, kind);
         count = Math.Min(count, split.Count);
         var result = new List<Example>(count);
         for (int i = 0; i < count; i++)
-        {
-            using var image = SKImage.FromPixelCopy(new SKImageInfo(split.Columns, split.Rows, SKColorType.Gray8, SKAlphaType.Opaque), split.Item(i).ToArray(), split.Columns);
-            using var png = image.Encode(SKEncodedImageFormat.Png, 100);
-            result.Add(new Example { Image = png.ToArray(), Label = ClassNames[split.Labels[i]] });
-        }
+            result.Add(new Example { Image = split.ItemPng(i), Label = ClassNames[split.Labels[i]] });
         return result;
     }
 }

@@ -181,20 +181,20 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         var o = _options;
-        if (!inputSchema.TryFindColumn(o.ImageColumnName, out var image))
+        if (!inputSchema.TryFind(o.ImageColumnName, out var image))
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Image column '{o.ImageColumnName}' is not in the data.");
         if (!ImageColumn.IsSupported(image))
-            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Image column '{o.ImageColumnName}' is {image.GetTypeString()}; BeitFinetune needs {ImageColumn.Kinds}.");
-        if (!inputSchema.TryFindColumn(o.LabelColumnName, out var label))
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Image column '{o.ImageColumnName}' is {MLNetInternals.TypeName(image)}; BeitFinetune needs {ImageColumn.Kinds}.");
+        if (!inputSchema.TryFind(o.LabelColumnName, out var label))
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{o.LabelColumnName}' is not in the data.");
         if (!label.IsKey)
-            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{o.LabelColumnName}' is {label.GetTypeString()}, not a key; add MapValueToKey(\"{o.LabelColumnName}\") before the trainer.");
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{o.LabelColumnName}' is {MLNetInternals.TypeName(label)}, not a key; add MapValueToKey(\"{o.LabelColumnName}\") before the trainer.");
         var columns = inputSchema.ToDictionary(c => c.Name);
-        columns[o.ScoreColumnName] = new SchemaShape.Column(o.ScoreColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);
+        columns[o.ScoreColumnName] = MLNetInternals.Column(o.ScoreColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single);
         // The predicted label's key values are the class names as text (see LabelNames).
-        var keyValues = new SchemaShape([new SchemaShape.Column(AnnotationUtils.Kinds.KeyValues, SchemaShape.Column.VectorKind.Vector, TextDataViewType.Instance, false)]);
-        columns[o.PredictedLabelColumnName] = new SchemaShape.Column(o.PredictedLabelColumnName, SchemaShape.Column.VectorKind.Scalar,
-            NumberDataViewType.UInt32, true, keyValues);
+        var keyValues = new SchemaShape([MLNetInternals.Column(MLNetInternals.KeyValues, SchemaShape.Column.VectorKind.Vector, TextDataViewType.Instance)]);
+        columns[o.PredictedLabelColumnName] = MLNetInternals.Column(o.PredictedLabelColumnName, SchemaShape.Column.VectorKind.Scalar,
+            NumberDataViewType.UInt32, isKey: true, keyValues);
         return new SchemaShape(columns.Values);
     }
 
@@ -230,7 +230,7 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
             throw new ArgumentOutOfRangeException(nameof(name), $"Label column '{name}' is {column.Type}, not a key; add MapValueToKey(\"{name}\") before the trainer.");
         int count = checked((int)key.Count);
         if (count < 2) throw new ArgumentException($"Label column '{name}' has {count} class(es); a classifier needs at least 2.");
-        if (column.Annotations.Schema.GetColumnOrNull(AnnotationUtils.Kinds.KeyValues) is { Type: VectorDataViewType { ItemType: var itemType } })
+        if (column.Annotations.Schema.GetColumnOrNull(MLNetInternals.KeyValues) is { Type: VectorDataViewType { ItemType: var itemType } })
         {
             // Key values of any type (text, or numbers from MapValueToKey over numeric labels) become the class names.
             var read = typeof(BeitFinetuneTrainer).GetMethod(nameof(KeyValueNames), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!

@@ -9,9 +9,6 @@ using Microsoft.ML.Beit.Scoring;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 
-[assembly: LoadableClass(typeof(Microsoft.ML.Beit.BeitImageClassificationTransformer), null, typeof(SignatureLoadModel),
-    "BEiT image classifier", Microsoft.ML.Beit.BeitImageClassificationTransformer.LoaderSignature)]
-
 namespace Microsoft.ML.Beit;
 
 /// <summary>
@@ -73,22 +70,11 @@ public sealed class BeitImageClassificationTransformer : BeitImageTransformer
     /// <summary>Frees the model's native memory.</summary>
     public override void Dispose() => Engine.Dispose();
 
-    DataViewSchema.Annotations ScoreAnnotations()
-    {
-        var builder = new DataViewSchema.Annotations.Builder();
-        builder.AddSlotNames(Engine.Classes, LabelNamesGetter);
-        builder.Add(AnnotationUtils.Kinds.ScoreColumnKind, TextDataViewType.Instance,
-            (ref ReadOnlyMemory<char> value) => value = AnnotationUtils.Const.ScoreColumnKind.MulticlassClassification.AsMemory());
-        builder.Add(AnnotationUtils.Kinds.ScoreValueKind, TextDataViewType.Instance,
-            (ref ReadOnlyMemory<char> value) => value = AnnotationUtils.Const.ScoreValueKind.Score.AsMemory());
-        return builder.ToAnnotations();
-    }
+    DataViewSchema.Annotations ScoreAnnotations() => MLNetInternals.MulticlassScore(Engine.Classes, LabelNamesGetter);
 
     ScoredColumn PredictedLabelColumn()
     {
-        var annotations = new DataViewSchema.Annotations.Builder();
-        annotations.AddKeyValues<ReadOnlyMemory<char>>(Engine.Classes, TextDataViewType.Instance, LabelNamesGetter);
-        return new ScoredColumn(PredictedLabelColumnName, new KeyDataViewType(typeof(uint), Engine.Classes), annotations.ToAnnotations(), current =>
+        return new ScoredColumn(PredictedLabelColumnName, new KeyDataViewType(typeof(uint), Engine.Classes), MLNetInternals.TextKeyValues(Engine.Classes, LabelNamesGetter), current =>
             (ValueGetter<uint>)((ref uint value) =>
             {
                 var probabilities = current();
@@ -107,56 +93,47 @@ public sealed class BeitImageClassificationTransformer : BeitImageTransformer
         value = editor.Commit();
     }
 
-    static VersionInfo GetVersionInfo() => new(
-        modelSignature: "BEITCLSF",
-        verWrittenCur: 0x00010002,   // 2: the backend setting and the ONNX entry
-        verReadableCur: 0x00010002,
-        verWeCanReadBack: 0x00010001,
-        loaderSignature: LoaderSignature,
-        loaderAssemblyName: typeof(BeitImageClassificationTransformer).Assembly.FullName);
+    internal static readonly BeitZipFormat ZipFormat = new("BEITCLSF",
+        VersionWritten: 0x00010002,   // 2: the backend setting and the ONNX entry
+        VersionReadable: 0x00010002, OldestReadable: 0x00010001, LoaderSignature);
 
-    private protected override void Save(ModelSaveContext ctx)
+    private protected override void Save(ModelSaveContext ctx) => SaveModel(ctx, ZipFormat, new ClassifierZipSettings
     {
-        var settings = new JsonObject
-        {
-            ["image_column"] = InputColumnName,
-            ["score_column"] = ScoreColumnName,
-            ["predicted_label_column"] = PredictedLabelColumnName,
-            ["batch_size"] = BatchSize,
-            ["device"] = Engine.DeviceName,
-            ["invalid_image"] = InvalidImage.ToString(),
-            ["config"] = Engine.Config.ToJsonObject(),
-            ["preprocessor"] = JsonNode.Parse(Engine.Processor.Config.ToJson()),
-        };
-        SaveModel(ctx, GetVersionInfo(), settings);
-    }
+        ImageColumn = InputColumnName,
+        ScoreColumn = ScoreColumnName,
+        PredictedLabelColumn = PredictedLabelColumnName,
+        BatchSize = BatchSize,
+        Device = Engine.DeviceName,
+        InvalidImage = InvalidImage,
+        Config = Engine.Config.ToJsonObject(),
+        Preprocessor = JsonNode.Parse(Engine.Processor.Config.ToJson())!.AsObject(),
+    });
 
-    // Called by ML.NET's model loader (found through the LoadableClass attribute above).
-    static BeitImageClassificationTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
+    // Called by ML.NET's model loader (through MLNetInternals).
+    internal static BeitImageClassificationTransformer Load(IHostEnvironment env, BeitZipReader zip)
     {
-        var settings = LoadSettings(ctx, GetVersionInfo());
-        var config = BeitConfig.FromJson(settings["config"]!.ToJsonString(), "the model zip's BEiT config");
-        var preprocessor = BeitPreprocessorConfig.FromJson(settings["preprocessor"]!.ToJsonString(), "the model zip's preprocessor config");
+        var settings = BeitZipSettings.Read<ClassifierZipSettings>(zip.Settings);
+        var config = settings.ModelConfig();
+        var preprocessor = settings.PreprocessorConfig();
         // The ONNX path never touches LibTorch: a deployed application needs ONNX Runtime only.
-        IBeitClassifierEngine engine = SavedBackend(settings) == BeitBackend.Onnx
-            ? new OnnxClassifierEngine(LoadOnnxSession(ctx, settings), config, preprocessor)
-            : LoadTorchEngine(ctx, config, preprocessor, settings["device"]!.GetValue<string>());
-        return new BeitImageClassificationTransformer(env, engine, settings["image_column"]!.GetValue<string>(),
-            settings["score_column"]!.GetValue<string>(), settings["predicted_label_column"]!.GetValue<string>(),
-            settings["batch_size"]!.GetValue<int>(), Enum.Parse<BeitInvalidImageHandling>(settings["invalid_image"]!.GetValue<string>()))
+        IBeitClassifierEngine engine = settings.Backend == BeitBackend.Onnx
+            ? new OnnxClassifierEngine(LoadOnnxSession(zip, settings), config, preprocessor)
+            : LoadTorchEngine(zip, config, preprocessor, settings.Device);
+        return new BeitImageClassificationTransformer(env, engine, settings.ImageColumn, settings.ScoreColumn, settings.PredictedLabelColumn,
+            settings.BatchSize, settings.InvalidImage)
         {
-            TrainingRecipe = SavedTrainingRecipe(settings),
+            TrainingRecipe = settings.TrainingRecipe,
         };
     }
 
-    // Its own method, never inlined into Create, so that the ONNX path never compiles LibTorch calls.
+    // Its own method, never inlined into Load, so that the ONNX path never compiles LibTorch calls.
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    static BeitClassifierEngine LoadTorchEngine(ModelLoadContext ctx, BeitConfig config, BeitPreprocessorConfig preprocessor, string device)
+    static BeitClassifierEngine LoadTorchEngine(BeitZipReader zip, BeitConfig config, BeitPreprocessorConfig preprocessor, string device)
     {
         var model = new BeitForImageClassification(config);
         try
         {
-            var weights = LoadWeights(ctx);
+            var weights = LoadWeights(zip);
             try
             {
                 BeitStateDict.Load(model, weights, "the model zip");

@@ -44,12 +44,12 @@ public sealed class BeitFeaturizerEstimator : IEstimator<BeitFeaturizerTransform
     /// <summary>The input columns plus a known-size float vector column (its size is known once the model is loaded, at fit time).</summary>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
-        if (!inputSchema.TryFindColumn(_inputColumnName, out var column))
+        if (!inputSchema.TryFind(_inputColumnName, out var column))
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Input column '{_inputColumnName}' is not in the data.");
         if (!ImageColumn.IsSupported(column))
-            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Input column '{_inputColumnName}' is {column.GetTypeString()}; BeitFeaturize needs {ImageColumn.Kinds}.");
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Input column '{_inputColumnName}' is {MLNetInternals.TypeName(column)}; BeitFeaturize needs {ImageColumn.Kinds}.");
         var columns = inputSchema.ToDictionary(c => c.Name);
-        columns[_outputColumnName] = new SchemaShape.Column(_outputColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);
+        columns[_outputColumnName] = MLNetInternals.Column(_outputColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single);
         return new SchemaShape(columns.Values);
     }
 }

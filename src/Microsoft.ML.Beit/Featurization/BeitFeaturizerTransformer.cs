@@ -10,9 +10,6 @@ using Microsoft.ML.Beit.Scoring;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 
-[assembly: LoadableClass(typeof(Microsoft.ML.Beit.BeitFeaturizerTransformer), null, typeof(SignatureLoadModel),
-    "BEiT featurizer", Microsoft.ML.Beit.BeitFeaturizerTransformer.LoaderSignature)]
-
 namespace Microsoft.ML.Beit;
 
 /// <summary>
@@ -70,68 +67,50 @@ public sealed class BeitFeaturizerTransformer : BeitImageTransformer
     /// <summary>Frees the model's native memory.</summary>
     public override void Dispose() => Engine.Dispose();
 
-    static VersionInfo GetVersionInfo() => new(
-        modelSignature: "BEITFEAT",
-        verWrittenCur: 0x00010002,   // 2: the backend setting and the ONNX entry
-        verReadableCur: 0x00010002,
-        verWeCanReadBack: 0x00010001,
-        loaderSignature: LoaderSignature,
-        loaderAssemblyName: typeof(BeitFeaturizerTransformer).Assembly.FullName);
+    internal static readonly BeitZipFormat ZipFormat = new("BEITFEAT",
+        VersionWritten: 0x00010002,   // 2: the backend setting and the ONNX entry
+        VersionReadable: 0x00010002, OldestReadable: 0x00010001, LoaderSignature);
 
-    private protected override void Save(ModelSaveContext ctx)
+    private protected override void Save(ModelSaveContext ctx) => SaveModel(ctx, ZipFormat, new FeaturizerZipSettings
     {
-        var settings = new JsonObject
-        {
-            ["output_column"] = OutputColumnName,
-            ["input_column"] = InputColumnName,
-            ["pooling"] = Engine.Pooling.ToString(),
-            ["layer"] = Engine.LayerOption,
-            ["normalize_l2"] = Engine.NormalizeL2,
-            ["batch_size"] = BatchSize,
-            ["device"] = Engine.DeviceName,
-            ["threads"] = Threads,
-            ["invalid_image"] = InvalidImage.ToString(),
-            ["architecture"] = Engine.Architecture.ToString(),
-            ["config"] = Engine.Config.ToJsonObject(),
-            ["preprocessor"] = JsonNode.Parse(Preprocessor.ToJson()),
-        };
-        SaveModel(ctx, GetVersionInfo(), settings);
-    }
+        OutputColumn = OutputColumnName,
+        InputColumn = InputColumnName,
+        Pooling = Engine.Pooling,
+        Layer = Engine.LayerOption,
+        NormalizeL2 = Engine.NormalizeL2,
+        BatchSize = BatchSize,
+        Device = Engine.DeviceName,
+        Threads = Threads,
+        InvalidImage = InvalidImage,
+        Architecture = Engine.Architecture,
+        Config = Engine.Config.ToJsonObject(),
+        Preprocessor = JsonNode.Parse(Preprocessor.ToJson())!.AsObject(),
+    });
 
-    // Called by ML.NET's model loader (found through the LoadableClass attribute above).
-    static BeitFeaturizerTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
+    // Called by ML.NET's model loader (through MLNetInternals).
+    internal static BeitFeaturizerTransformer Load(IHostEnvironment env, BeitZipReader zip)
     {
-        var settings = LoadSettings(ctx, GetVersionInfo());
-        var config = BeitConfig.FromJson(settings["config"]!.ToJsonString(), "the model zip's BEiT config");
-        var architecture = Enum.Parse<BeitArchitecture>(settings["architecture"]!.GetValue<string>());
-        int? threads = settings["threads"]?.GetValue<int>();
-        var pooling = Enum.Parse<BeitPooling>(settings["pooling"]!.GetValue<string>());
-        bool normalizeL2 = settings["normalize_l2"]!.GetValue<bool>();
-        var preprocessor = BeitPreprocessorConfig.FromJson(settings["preprocessor"]!.ToJsonString(), "the model zip's preprocessor config");
-        string outputColumn = settings["output_column"]!.GetValue<string>(), inputColumn = settings["input_column"]!.GetValue<string>();
-        int batchSize = settings["batch_size"]!.GetValue<int>();
-        var invalidImage = Enum.Parse<BeitInvalidImageHandling>(settings["invalid_image"]!.GetValue<string>());
-        if (SavedBackend(settings) == BeitBackend.Onnx)
-        {
+        var settings = BeitZipSettings.Read<FeaturizerZipSettings>(zip.Settings);
+        var config = settings.ModelConfig();
+        var preprocessor = settings.PreprocessorConfig();
+        IBeitFeaturizerEngine engine = settings.Backend == BeitBackend.Onnx
             // Nothing on this path touches LibTorch: a deployed application needs ONNX Runtime only.
-            var onnx = new OnnxFeaturizerEngine(LoadOnnxSession(ctx, settings), config, architecture, pooling, settings["layer"]!.GetValue<int>(),
-                normalizeL2, preprocessor);
-            return new BeitFeaturizerTransformer(env, outputColumn, inputColumn, onnx, batchSize, invalidImage, threads) { TrainingRecipe = SavedTrainingRecipe(settings) };
-        }
-        var engine = LoadTorchEngine(ctx, settings, config, architecture, pooling, normalizeL2, preprocessor, threads);
-        return new BeitFeaturizerTransformer(env, outputColumn, inputColumn, engine, batchSize, invalidImage, threads) { TrainingRecipe = SavedTrainingRecipe(settings) };
+            ? new OnnxFeaturizerEngine(LoadOnnxSession(zip, settings), config, settings.Architecture, settings.Pooling, settings.Layer,
+                settings.NormalizeL2, preprocessor)
+            : LoadTorchEngine(zip, settings, config, preprocessor);
+        return new BeitFeaturizerTransformer(env, settings.OutputColumn, settings.InputColumn, engine, settings.BatchSize, settings.InvalidImage,
+            settings.Threads) { TrainingRecipe = settings.TrainingRecipe };
     }
 
-    // Its own method, never inlined into Create, so that the ONNX path never compiles LibTorch calls.
+    // Its own method, never inlined into Load, so that the ONNX path never compiles LibTorch calls.
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    static BeitFeaturizerEngine LoadTorchEngine(ModelLoadContext ctx, System.Text.Json.Nodes.JsonObject settings, BeitConfig config,
-        BeitArchitecture architecture, BeitPooling pooling, bool normalizeL2, BeitPreprocessorConfig preprocessor, int? threads)
+    static BeitFeaturizerEngine LoadTorchEngine(BeitZipReader zip, FeaturizerZipSettings settings, BeitConfig config, BeitPreprocessorConfig preprocessor)
     {
-        var weights = LoadWeights(ctx);
-        using var checkpoint = BeitCheckpoint.FromWeights("the model zip", config, architecture, weights);
-        var engine = new BeitFeaturizerEngine(checkpoint, pooling, settings["layer"]!.GetValue<int>(), normalizeL2, preprocessor,
-            BeitDevice.Available(settings["device"]!.GetValue<string>()));
-        if (threads is int n) TorchSharp.torch.set_num_threads(n);
+        var weights = LoadWeights(zip);
+        using var checkpoint = BeitCheckpoint.FromWeights("the model zip", config, settings.Architecture, weights);
+        var engine = new BeitFeaturizerEngine(checkpoint, settings.Pooling, settings.Layer, settings.NormalizeL2, preprocessor,
+            BeitDevice.Available(settings.Device));
+        if (settings.Threads is int n) TorchSharp.torch.set_num_threads(n);
         return engine;
     }
 }

@@ -56,6 +56,8 @@ public sealed class BeitOnnxExportOptions
     /// </summary>
     public BeitPreprocessorConfig? Preprocessor { get; set; }
 
+    internal BeitOnnxExportOptions Clone() => (BeitOnnxExportOptions)MemberwiseClone();
+
     internal void Validate()
     {
         if (Pooling is { } pooling && !Enum.IsDefined(pooling))

@@ -2,6 +2,7 @@ using System.Reflection;
 using Google.Protobuf;
 using Microsoft.ML.Beit.Checkpoints;
 using Microsoft.ML.Beit.Modeling;
+using Microsoft.ML.Beit.Scoring;
 using Onnx;
 using static TorchSharp.torch;
 
@@ -93,6 +94,49 @@ public static class BeitOnnxExporter
             ? stateDict.ToDictionary(p => "beit." + p.Key, p => p.Value)
             : stateDict.ToDictionary(p => p.Key, p => p.Value);
         return Build(config, architecture, weights, options, $"the {model.GetType().Name}");
+    }
+
+    /// <summary>
+    /// Builds the ONNX model of a fitted ML.NET model written by this library, such as one loaded from a model zip with
+    /// <c>MLContext.Model.Load</c>: its last <see cref="BeitImageClassificationTransformer"/>,
+    /// <see cref="BeitFeaturizerTransformer"/> or <see cref="BeitSemanticSegmentationTransformer"/> (<paramref name="model"/>
+    /// is a transformer chain or one transformer). A classifier exports its <c>logits</c> and <c>probabilities</c>, a
+    /// segmenter its <c>logits</c>, a featurizer its <c>features</c> with the pooling, layer and L2 normalization it was
+    /// fitted with (an explicit <see cref="BeitOnnxExportOptions.Pooling"/>, a <see cref="BeitOnnxExportOptions.Layer"/>
+    /// other than -1, or <see cref="BeitOnnxExportOptions.NormalizeL2"/> wins). The transformer's preprocessing goes into the
+    /// metadata. A transformer that already scores through ONNX Runtime (<see cref="BeitBackend.Onnx"/>) returns the graph
+    /// it scores with, and <paramref name="options"/> are not applied. <paramref name="options"/> is not modified, and the
+    /// model stays usable: the caller still disposes it. Write the result with <see cref="Save"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The model holds no BEiT classifier, featurizer or segmenter.</exception>
+    /// <exception cref="NotSupportedException">An option does not apply to the model (e.g. a mask input for a classifier).</exception>
+    public static ModelProto Build(ITransformer model, BeitOnnxExportOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var transformers = model is IEnumerable<ITransformer> chain ? chain.ToList() : [model];
+        var beit = transformers.LastOrDefault(t => t is BeitImageClassificationTransformer or BeitFeaturizerTransformer or BeitSemanticSegmentationTransformer)
+            ?? throw new ArgumentException("The model holds no BEiT classifier, featurizer or segmenter; it was not written by this library.", nameof(model));
+        if (beit is BeitImageTransformer { OnnxModelBytes: { } stored })
+            return ModelProto.Parser.ParseFrom(stored);
+        var copy = options?.Clone() ?? new BeitOnnxExportOptions();
+        switch (beit)
+        {
+            case BeitImageClassificationTransformer classifier:
+                copy.Preprocessor = classifier.Engine.Processor.Config;
+                return Build(classifier.TorchEngine.Model, copy);
+            case BeitSemanticSegmentationTransformer segmenter:
+                copy.Preprocessor = segmenter.Engine.Processor.Config;
+                return Build(segmenter.TorchEngine.Model, copy);
+            default:
+                var featurizer = (BeitFeaturizerTransformer)beit;
+                var engine = featurizer.TorchEngine;
+                copy.FeaturesOnly = true;
+                copy.Pooling ??= engine.Pooling;
+                copy.Layer = copy.Layer == -1 ? engine.LayerOption : copy.Layer;
+                copy.NormalizeL2 |= engine.NormalizeL2;
+                copy.Preprocessor = featurizer.Preprocessor;
+                return Build(engine.Model, copy);
+        }
     }
 
     /// <summary>
@@ -275,6 +319,13 @@ public static class BeitOnnxExporter
 
     /// <summary>Builds the ONNX model of a TorchSharp model of this library and writes it to <paramref name="path"/>.</summary>
     public static void Export(nn.Module model, string path, BeitOnnxExportOptions? options = null) =>
+        Save(Build(model, options), path);
+
+    /// <summary>
+    /// Builds the ONNX model of a fitted ML.NET model's BEiT classifier, featurizer or segmenter (see
+    /// <see cref="Build(ITransformer, BeitOnnxExportOptions?)"/>) and writes it to <paramref name="path"/>.
+    /// </summary>
+    public static void Export(ITransformer model, string path, BeitOnnxExportOptions? options = null) =>
         Save(Build(model, options), path);
 
     /// <summary>

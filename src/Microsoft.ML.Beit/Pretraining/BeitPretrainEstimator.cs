@@ -189,12 +189,12 @@ public sealed class BeitPretrainEstimator : IEstimator<BeitFeaturizerTransformer
     /// <summary>The input columns plus the featurizer's float vector column.</summary>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
-        if (!inputSchema.TryFindColumn(_options.ImageColumnName, out var column))
+        if (!inputSchema.TryFind(_options.ImageColumnName, out var column))
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Image column '{_options.ImageColumnName}' is not in the data.");
         if (!ImageColumn.IsSupported(column))
-            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Image column '{_options.ImageColumnName}' is {column.GetTypeString()}; BeitPretrain needs {ImageColumn.Kinds}.");
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Image column '{_options.ImageColumnName}' is {MLNetInternals.TypeName(column)}; BeitPretrain needs {ImageColumn.Kinds}.");
         var columns = inputSchema.ToDictionary(c => c.Name);
-        columns[_options.OutputColumnName] = new SchemaShape.Column(_options.OutputColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);
+        columns[_options.OutputColumnName] = MLNetInternals.Column(_options.OutputColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single);
         return new SchemaShape(columns.Values);
     }
 }

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Microsoft.ML.Beit.Checkpoints;
 using Microsoft.ML.Beit.Onnx;
 using Microsoft.ML.Beit.Preprocessing;
@@ -95,62 +94,42 @@ public abstract class BeitImageTransformer : ITransformer, IDisposable, IBeitIma
     /// <summary>Frees the model's native memory.</summary>
     public abstract void Dispose();
 
-    /// <summary>Writes the version, <paramref name="settings"/> (plus the backend) and the model: its weights, or its ONNX graph.</summary>
-    private protected void SaveModel(ModelSaveContext ctx, VersionInfo version, JsonObject settings)
+    /// <summary>Writes the version, <paramref name="settings"/> (plus the backend and the recipe) and the model: its weights, or its ONNX graph.</summary>
+    private protected void SaveModel(ModelSaveContext ctx, BeitZipFormat format, BeitZipSettings settings)
     {
-        ctx.CheckAtModel();
-        ctx.SetVersionInfo(version);
-        settings["backend"] = Backend.ToString();
-        if (TrainingRecipe is not null) settings["training_recipe"] = TrainingRecipe;
-        if (OnnxSession is { } session) settings["threads"] = session.Threads;
-        ctx.Writer.Write(settings.ToJsonString());
+        settings = settings with
+        {
+            Backend = Backend,
+            TrainingRecipe = TrainingRecipe,
+            Threads = OnnxSession is { } session ? session.Threads : settings.Threads,
+        };
         if (OnnxSession is { } onnx)
         {
-            ctx.SaveBinaryStream(OnnxEntry, writer => writer.Write(onnx.ModelBytes));
+            MLNetInternals.Save(ctx, format, settings.ToJson(), OnnxEntry, stream => stream.Write(onnx.ModelBytes));
             return;
         }
-        ctx.SaveBinaryStream(WeightsEntry, writer =>
+        MLNetInternals.Save(ctx, format, settings.ToJson(), WeightsEntry, stream =>
         {
             using var scope = NewDisposeScope();
-            SafetensorsFile.Write(writer.BaseStream, Model!.state_dict());
+            SafetensorsFile.Write(stream, Model!.state_dict());
         });
     }
-
-    /// <summary>The backend a saved transformer uses (zips written before the ONNX backend have none: TorchSharp).</summary>
-    private protected static BeitBackend SavedBackend(JsonObject settings) =>
-        settings["backend"]?.GetValue<string>() is { } name ? Enum.Parse<BeitBackend>(name) : BeitBackend.TorchSharp;
 
     /// <summary>
     /// Opens the ONNX model written by <see cref="SaveModel"/> (Backend = Onnx), without LibTorch. A model saved for CUDA
     /// scores on the CPU where the application has no CUDA provider, as TorchSharp models do.
     /// </summary>
-    private protected static BeitOnnxSession LoadOnnxSession(ModelLoadContext ctx, JsonObject settings)
+    private protected static BeitOnnxSession LoadOnnxSession(BeitZipReader zip, BeitZipSettings settings)
     {
-        byte[]? model = null;
-        if (!ctx.TryLoadBinaryStream(OnnxEntry, reader =>
-            {
-                using var buffer = new MemoryStream();
-                reader.BaseStream.CopyTo(buffer);
-                model = buffer.ToArray();
-            }) || model is null)
-            throw new InvalidDataException($"The model zip says Backend = Onnx but has no '{OnnxEntry}' entry; it is damaged or was not written by this library.");
-        string device = settings["device"]?.GetValue<string>() ?? "auto";
+        byte[] model = zip.Entry(OnnxEntry)
+            ?? throw new InvalidDataException($"The model zip says Backend = Onnx but has no '{OnnxEntry}' entry; it is damaged or was not written by this library.");
+        string device = settings.Device;
         if (device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase)) device = "auto";
-        return BeitOnnxSession.Create(model, device, settings["threads"]?.GetValue<int>());
-    }
-
-    /// <summary>The recipe a saved transformer was trained with (zips written before recipes were recorded have none).</summary>
-    private protected static string? SavedTrainingRecipe(JsonObject settings) => settings["training_recipe"]?.GetValue<string>();
-
-    /// <summary>Reads the version and the settings written by <see cref="SaveModel"/>.</summary>
-    private protected static JsonObject LoadSettings(ModelLoadContext ctx, VersionInfo version)
-    {
-        ctx.CheckAtModel(version);
-        return JsonNode.Parse(ctx.Reader.ReadString())!.AsObject();
+        return BeitOnnxSession.Create(model, device, settings.Threads);
     }
 
     /// <summary>The weights written by <see cref="SaveModel"/>; the caller owns them.</summary>
-    private protected static Dictionary<string, Tensor> LoadWeights(ModelLoadContext ctx) => ModelZipWeights.Read(ctx, WeightsEntry);
+    private protected static Dictionary<string, Tensor> LoadWeights(BeitZipReader zip) => ModelZipWeights.Read(zip, WeightsEntry);
 
     void ICanSaveModel.Save(ModelSaveContext ctx) => Save(ctx);
 

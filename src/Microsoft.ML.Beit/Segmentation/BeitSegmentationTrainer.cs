@@ -160,16 +160,16 @@ public sealed class BeitSegmentationTrainer : IEstimator<BeitSemanticSegmentatio
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         var o = _options;
-        if (!inputSchema.TryFindColumn(o.ImageColumnName, out var image))
+        if (!inputSchema.TryFind(o.ImageColumnName, out var image))
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Image column '{o.ImageColumnName}' is not in the data.");
         if (!Scoring.ImageColumn.IsSupported(image))
-            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Image column '{o.ImageColumnName}' is {image.GetTypeString()}; BEiT segmentation needs an image, encoded bytes or a path.");
-        if (!inputSchema.TryFindColumn(o.LabelColumnName, out _))
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Image column '{o.ImageColumnName}' is {MLNetInternals.TypeName(image)}; BEiT segmentation needs an image, encoded bytes or a path.");
+        if (!inputSchema.TryFind(o.LabelColumnName, out _))
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label-map column '{o.LabelColumnName}' is not in the data.");
         var columns = inputSchema.ToDictionary(c => c.Name);
-        columns[o.PredictedMaskColumnName] = new SchemaShape.Column(o.PredictedMaskColumnName, SchemaShape.Column.VectorKind.VariableVector, NumberDataViewType.UInt32, false);
+        columns[o.PredictedMaskColumnName] = MLNetInternals.Column(o.PredictedMaskColumnName, SchemaShape.Column.VectorKind.VariableVector, NumberDataViewType.UInt32);
         if (o.ScoreColumnName is { } score)
-            columns[score] = new SchemaShape.Column(score, SchemaShape.Column.VectorKind.VariableVector, NumberDataViewType.Single, false);
+            columns[score] = MLNetInternals.Column(score, SchemaShape.Column.VectorKind.VariableVector, NumberDataViewType.Single);
         return new SchemaShape(columns.Values);
     }
 }

@@ -9,9 +9,6 @@ using Microsoft.ML.Beit.Segmentation;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 
-[assembly: LoadableClass(typeof(Microsoft.ML.Beit.BeitSemanticSegmentationTransformer), null, typeof(SignatureLoadModel),
-    "BEiT semantic segmenter", Microsoft.ML.Beit.BeitSemanticSegmentationTransformer.LoaderSignature)]
-
 namespace Microsoft.ML.Beit;
 
 /// <summary>
@@ -137,61 +134,50 @@ public sealed class BeitSemanticSegmentationTransformer : BeitImageTransformer
                 value = editor.Commit();
             }));
 
-    static VersionInfo GetVersionInfo() => new(
-        modelSignature: "BEITSEGM",
-        verWrittenCur: 0x00010002,   // 2: the backend setting and the ONNX entry
-        verReadableCur: 0x00010002,
-        verWeCanReadBack: 0x00010001,
-        loaderSignature: LoaderSignature,
-        loaderAssemblyName: typeof(BeitSemanticSegmentationTransformer).Assembly.FullName);
+    internal static readonly BeitZipFormat ZipFormat = new("BEITSEGM",
+        VersionWritten: 0x00010002,   // 2: the backend setting and the ONNX entry
+        VersionReadable: 0x00010002, OldestReadable: 0x00010001, LoaderSignature);
 
-    private protected override void Save(ModelSaveContext ctx)
+    private protected override void Save(ModelSaveContext ctx) => SaveModel(ctx, ZipFormat, new SegmenterZipSettings
     {
-        var settings = new JsonObject
-        {
-            ["image_column"] = InputColumnName,
-            ["predicted_mask_column"] = PredictedMaskColumnName,
-            ["score_column"] = ScoreColumnName,
-            ["batch_size"] = BatchSize,
-            ["device"] = Engine.DeviceName,
-            ["invalid_image"] = InvalidImage.ToString(),
-            ["ignore_index"] = IgnoreIndex,
-            ["reduce_labels"] = ReduceLabels,
-            ["crop_size"] = Engine.CropSize,
-            ["config"] = Engine.Config.ToJsonObject(),
-            ["preprocessor"] = JsonNode.Parse(Engine.Processor.Config.ToJson()),
-        };
-        SaveModel(ctx, GetVersionInfo(), settings);
-    }
+        ImageColumn = InputColumnName,
+        PredictedMaskColumn = PredictedMaskColumnName,
+        ScoreColumn = ScoreColumnName,
+        BatchSize = BatchSize,
+        Device = Engine.DeviceName,
+        InvalidImage = InvalidImage,
+        IgnoreIndex = IgnoreIndex,
+        ReduceLabels = ReduceLabels,
+        CropSize = Engine.CropSize,
+        Config = Engine.Config.ToJsonObject(),
+        Preprocessor = JsonNode.Parse(Engine.Processor.Config.ToJson())!.AsObject(),
+    });
 
-    // Called by ML.NET's model loader (found through the LoadableClass attribute above).
-    static BeitSemanticSegmentationTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
+    // Called by ML.NET's model loader (through MLNetInternals).
+    internal static BeitSemanticSegmentationTransformer Load(IHostEnvironment env, BeitZipReader zip)
     {
-        var settings = LoadSettings(ctx, GetVersionInfo());
-        var config = BeitConfig.FromJson(settings["config"]!.ToJsonString(), "the model zip's BEiT config");
-        var preprocessor = BeitPreprocessorConfig.FromJson(settings["preprocessor"]!.ToJsonString(), "the model zip's preprocessor config");
-        int cropSize = settings["crop_size"]!.GetValue<int>(), batchSize = settings["batch_size"]!.GetValue<int>();
+        var settings = BeitZipSettings.Read<SegmenterZipSettings>(zip.Settings);
+        var config = settings.ModelConfig();
+        var preprocessor = settings.PreprocessorConfig();
         // The ONNX path never touches LibTorch: a deployed application needs ONNX Runtime only.
-        IBeitSegmentationEngine engine = SavedBackend(settings) == BeitBackend.Onnx
-            ? new OnnxSegmentationEngine(LoadOnnxSession(ctx, settings), config, preprocessor, cropSize, batchSize)
-            : LoadTorchEngine(ctx, config, preprocessor, cropSize, settings["device"]!.GetValue<string>(), batchSize);
-        return new BeitSemanticSegmentationTransformer(env, engine, settings["image_column"]!.GetValue<string>(),
-            settings["predicted_mask_column"]!.GetValue<string>(), settings["score_column"]?.GetValue<string>(),
-            batchSize, Enum.Parse<BeitInvalidImageHandling>(settings["invalid_image"]!.GetValue<string>()),
-            settings["ignore_index"]!.GetValue<int>(), settings["reduce_labels"]!.GetValue<bool>())
+        IBeitSegmentationEngine engine = settings.Backend == BeitBackend.Onnx
+            ? new OnnxSegmentationEngine(LoadOnnxSession(zip, settings), config, preprocessor, settings.CropSize, settings.BatchSize)
+            : LoadTorchEngine(zip, config, preprocessor, settings.CropSize, settings.Device, settings.BatchSize);
+        return new BeitSemanticSegmentationTransformer(env, engine, settings.ImageColumn, settings.PredictedMaskColumn, settings.ScoreColumn,
+            settings.BatchSize, settings.InvalidImage, settings.IgnoreIndex, settings.ReduceLabels)
         {
-            TrainingRecipe = SavedTrainingRecipe(settings),
+            TrainingRecipe = settings.TrainingRecipe,
         };
     }
 
-    // Its own method, never inlined into Create, so that the ONNX path never compiles LibTorch calls.
+    // Its own method, never inlined into Load, so that the ONNX path never compiles LibTorch calls.
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    static BeitSegmentationEngine LoadTorchEngine(ModelLoadContext ctx, BeitConfig config, BeitPreprocessorConfig preprocessor, int cropSize, string device, int batchSize)
+    static BeitSegmentationEngine LoadTorchEngine(BeitZipReader zip, BeitConfig config, BeitPreprocessorConfig preprocessor, int cropSize, string device, int batchSize)
     {
         var model = new BeitForSemanticSegmentation(config);
         try
         {
-            var weights = LoadWeights(ctx);
+            var weights = LoadWeights(zip);
             try
             {
                 BeitStateDict.Load(model, weights, "the model zip");

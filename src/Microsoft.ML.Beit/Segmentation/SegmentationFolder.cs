@@ -7,10 +7,9 @@ namespace Microsoft.ML.Beit.Segmentation;
 /// </summary>
 public static class SegmentationFolder
 {
-    static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".png", ".bmp", ".webp"];
 
     static string Layout(string root, string split) =>
-        $"Expected layout: {Path.Combine(root, "images", split, "NAME.jpg")} (or .jpeg/.png/.bmp/.webp) with its label map {Path.Combine(root, "annotations", split, "NAME.png")}.";
+        $"Expected layout: {Path.Combine(root, "images", split, "NAME.jpg")} (or another of {BeitImageFiles.Listed}) with its label map {Path.Combine(root, "annotations", split, "NAME.png")}.";
 
     /// <summary>
     /// Pairs every image of <c>root/images/&lt;split&gt;</c> with the label map of the same name (stem) in
@@ -39,12 +38,9 @@ public static class SegmentationFolder
         if (!Directory.Exists(annotations))
             throw new DirectoryNotFoundException($"Annotations folder '{annotations}' for split '{split}' does not exist. {Layout(root, split)}");
 
-        var files = Directory.EnumerateFiles(images)
-            .Where(f => ImageExtensions.Contains(Path.GetExtension(f), StringComparer.OrdinalIgnoreCase))
-            .OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal)
-            .ToList();
+        var files = BeitImageFiles.Find(images, recursive: false);
         if (files.Count == 0)
-            throw new InvalidDataException($"Images folder '{images}' holds no images ({string.Join(", ", ImageExtensions)}). {Layout(root, split)}");
+            throw new InvalidDataException($"Images folder '{images}' holds no images ({BeitImageFiles.Listed}). {Layout(root, split)}");
 
         // Two images with one stem would share one label map, and only one of them can be what it annotates.
         var duplicate = files.GroupBy(f => Path.GetFileNameWithoutExtension(f), StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);

@@ -10,7 +10,7 @@ namespace Microsoft.ML.Beit.Training;
 /// <param name="WeightDecay">The options' weight decay, or 0 for parameters exempt from it.</param>
 /// <param name="Names">The parameters' names.</param>
 /// <param name="Parameters">The parameters, in the same order.</param>
-public sealed record BeitParameterGroup(int LayerId, double LearningRateScale, double WeightDecay, IReadOnlyList<string> Names, IReadOnlyList<Parameter> Parameters);
+internal sealed record BeitParameterGroup(int LayerId, double LearningRateScale, double WeightDecay, IReadOnlyList<string> Names, IReadOnlyList<Parameter> Parameters);
 
 /// <summary>
 /// Layer-wise learning-rate decay and weight-decay exemptions exactly as unilm's fine-tuning
@@ -19,7 +19,7 @@ public sealed record BeitParameterGroup(int LayerId, double LearningRateScale, d
 /// L + 1; a layer's learning rate is scaled by layer_decay^(L + 1 - layer). Biases, other 1-D parameters
 /// (LayerNorms, layer scale), position embeddings, CLS/mask tokens and relative position tables get no weight decay.
 /// </summary>
-public static partial class BeitLayerDecay
+internal static partial class BeitLayerDecay
 {
     [GeneratedRegex(@"(?:^|\.)encoder\.layer\.(\d+)\.")]
     private static partial Regex BlockParameter();

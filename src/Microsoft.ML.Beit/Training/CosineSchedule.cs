@@ -5,7 +5,7 @@ namespace Microsoft.ML.Beit.Training;
 /// <paramref name="baseValue"/> over the warmup iterations (endpoints included), then a half cosine from the base
 /// value down to <paramref name="finalValue"/> over the remaining iterations.
 /// </summary>
-public sealed class CosineSchedule(double baseValue, double finalValue, int totalIterations, int warmupIterations, double startWarmupValue = 0)
+internal sealed class CosineSchedule(double baseValue, double finalValue, int totalIterations, int warmupIterations, double startWarmupValue = 0)
 {
     /// <summary>Iterations in the whole run.</summary>
     public int TotalIterations { get; } = totalIterations;

@@ -5,7 +5,7 @@ namespace Microsoft.ML.Beit.Training;
 /// recipe uses it: <c>(base - final) x (1 - i / total)^power + final</c>, and during the first
 /// <paramref name="warmupIterations"/> that value times a ramp from <paramref name="warmupRatio"/> to 1.
 /// </summary>
-public sealed class PolySchedule(double baseValue, double finalValue, int totalIterations, int warmupIterations, double power = 1.0, double warmupRatio = 1e-6)
+internal sealed class PolySchedule(double baseValue, double finalValue, int totalIterations, int warmupIterations, double power = 1.0, double warmupRatio = 1e-6)
 {
     /// <summary>Iterations in the whole run.</summary>
     public int TotalIterations { get; } = totalIterations;

@@ -14,21 +14,14 @@ namespace Microsoft.ML.Beit.Pretraining;
 /// </summary>
 public static class DiscreteVaeTrainer
 {
-    /// <summary>The file extensions <see cref="FindImages"/> collects.</summary>
-    public static IReadOnlyList<string> ImageExtensions { get; } = [".png", ".jpg", ".jpeg", ".bmp", ".webp"];
-
-    /// <summary>The image files under <paramref name="directory"/> and its subfolders (<see cref="ImageExtensions"/>, any case), in ordinal path order.</summary>
+    /// <summary>The image files under <paramref name="directory"/> and its subfolders (<see cref="BeitImageFiles.Extensions"/>, any case), in ordinal path order.</summary>
     /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
     /// <exception cref="InvalidDataException">It holds no images.</exception>
     public static IReadOnlyList<string> FindImages(string directory)
     {
-        if (!Directory.Exists(directory))
-            throw new DirectoryNotFoundException($"Image folder '{directory}' does not exist.");
-        var files = Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories)
-            .Where(f => ImageExtensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
-            .Order(StringComparer.Ordinal).ToList();
+        var files = BeitImageFiles.Find(directory);
         if (files.Count == 0)
-            throw new InvalidDataException($"No images ({string.Join(" ", ImageExtensions)}) were found under '{directory}' or its subfolders.");
+            throw new InvalidDataException($"No images ({BeitImageFiles.Listed}) were found under '{directory}' or its subfolders.");
         return files;
     }
 

@@ -1,19 +1,18 @@
 using System.CommandLine;
-using Beit.Trainer.Benchmarking;
 using Microsoft.ML.Beit.Modeling;
 using static TorchSharp.torch;
 
-namespace Beit.Trainer;
+namespace Microsoft.ML.Beit.Benchmarks;
 
 /// <summary>
-/// <c>beit bench</c>: forward throughput of a BEiT preset at several batch sizes, next to this machine's own float32 matrix
+/// <c>bench</c>: forward throughput of a BEiT preset at several batch sizes, next to this machine's own float32 matrix
 /// multiply rate measured in the same process, so that every figure reads as a fraction of what the hardware can do; with
 /// <c>--peer</c>, the PyTorch eager peer's rate for the same work, measured right after. The measuring code is in
-/// Benchmarking/, which test/Microsoft.ML.Beit.Benchmarks compiles too.
+/// Benchmarking/, shared with the <c>throughput</c> and <c>memory</c> commands.
 /// </summary>
 internal static class BenchCommand
 {
-    public static Command Create()
+    public static System.CommandLine.Command Create()
     {
         var size = new Option<string>("--size") { Description = "Preset: tiny, base or large.", DefaultValueFactory = _ => "base" };
         var batches = new Option<string>("--batch") { Description = "Comma-separated batch sizes.", DefaultValueFactory = _ => "1,8,32" };
@@ -27,11 +26,11 @@ internal static class BenchCommand
         var onnx = new Option<bool>("--onnx") { Description = "Also time the same model exported to ONNX and run by ONNX Runtime on the CPU (the Backend = Onnx scoring option), at each batch size." };
         var breakdown = new Option<bool>("--breakdown") { Description = "Also split the forward time at each batch size into the linear layers' matrix products and everything else (attention, softmax, LayerNorm, GELU, patch embedding)." };
         var json = new Option<string?>("--json") { Description = "Also write the results (machine, GEMM rate, rows, peak RSS) to this JSON file." };
-        var command = new Command("bench", "Measure forward images/s of a BEiT preset and the fraction of this machine's float32 GEMM rate it reaches.")
+        var command = new System.CommandLine.Command("bench", "Measure forward images/s of a BEiT preset and the fraction of this machine's float32 GEMM rate it reaches.")
         {
             size, batches, iterations, dtype, threads, imageSize, train, pipeline, peer, onnx, breakdown, json,
         };
-        command.SetAction(parse => CommandRunner.Run(() =>
+        command.SetAction(parse =>
         {
             if (parse.GetValue(threads) is int n) set_num_threads(n);
             string preset = parse.GetValue(size)!.Trim().ToLowerInvariant();
@@ -73,7 +72,7 @@ internal static class BenchCommand
                 suite.Pipeline(preset, config, sizes[0], count);
             Console.WriteLine($"peak RSS {MemorySample.MiB(MemorySample.PeakRss()):F0} MiB");
             if (parse.GetValue(json) is { } path) BenchMachine.WriteJson(path, gemm, suite.Rows, []);
-        }));
+        });
         return command;
     }
 }

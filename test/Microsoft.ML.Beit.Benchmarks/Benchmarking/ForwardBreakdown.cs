@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Microsoft.ML.Beit.Modeling;
 using static TorchSharp.torch;
 
-namespace Beit.Trainer.Benchmarking;
+namespace Microsoft.ML.Beit.Benchmarks;
 
 /// <summary>
 /// Where a forward pass's time goes: the model's linear-layer products alone (per block q/k/v, the attention output and

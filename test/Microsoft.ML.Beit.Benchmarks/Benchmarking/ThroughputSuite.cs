@@ -3,7 +3,7 @@ using Microsoft.ML.Beit.Modeling;
 using Microsoft.ML.Beit.Onnx;
 using static TorchSharp.torch;
 
-namespace Beit.Trainer.Benchmarking;
+namespace Microsoft.ML.Beit.Benchmarks;
 
 /// <summary>One measured workload: our rate, its fraction of the GEMM rate, and the PyTorch peer's rate for the same work.</summary>
 internal sealed record ThroughputRow(string Workload, string Size, int ImageSize, int Batch, string Dtype, double ImagesPerSecond,
@@ -15,7 +15,7 @@ internal sealed record ThroughputRow(string Workload, string Size, int ImageSize
 
 /// <summary>
 /// Runs workloads one after another in this process and, where asked and possible, the PyTorch peer for the same work
-/// right after ours; prints each row as it is measured. `beit bench` and the benchmarks project both run through it.
+/// right after ours; prints each row as it is measured. The bench and throughput commands both run through it.
 /// </summary>
 internal sealed class ThroughputSuite(double gemm, bool peer, int threads, TextWriter log)
 {

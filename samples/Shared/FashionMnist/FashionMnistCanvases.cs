@@ -1,11 +1,14 @@
-namespace Microsoft.ML.Beit.Segmentation;
+using Microsoft.ML.Beit.Segmentation;
+
+namespace Beit.SampleData;
 
 /// <summary>
 /// Composes a small segmentation data set from real images: Fashion-MNIST items, resized and scattered on black
 /// canvases, each labelled with its class where it is bright enough to be seen. It gives segmentation tests and
-/// samples data with known truth, written in the ADE20K layout so it reads like a user's own data.
+/// samples data with known truth, written in the ADE20K layout so it reads like a user's own data. Demo data, not
+/// part of the library: the console samples, the <c>beit</c> tool and the tests compile this folder.
 /// </summary>
-public static class FashionMnistCanvases
+internal static class FashionMnistCanvases
 {
     /// <summary>
     /// Writes <c>images/training</c>, <c>annotations/training</c>, <c>images/validation</c> and <c>annotations/validation</c>
@@ -103,7 +106,8 @@ public static class FashionMnistCanvases
                     }
             }
             string name = $"canvas_{n:D5}.png";
-            SegmentationPng.Write(Path.Combine(images, name), canvas, size, size, channels: 1);
+            // The canvas is an 8-bit gray PNG, the same format as its label map.
+            SegmentationLabelMap.Write(Path.Combine(images, name), canvas, size, size);
             SegmentationLabelMap.Write(Path.Combine(annotations, name), labels, size, size);
         }
     }

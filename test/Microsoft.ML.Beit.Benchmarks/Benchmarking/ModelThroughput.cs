@@ -4,12 +4,12 @@ using Microsoft.ML.Beit.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Beit.Trainer.Benchmarking;
+namespace Microsoft.ML.Beit.Benchmarks;
 
 /// <summary>
 /// Times a randomly initialised BEiT on random 224x224 (or the config's size) inputs: inference forward passes, or
-/// training steps (forward, cross-entropy, backward, AdamW with layer decay). The code `beit bench` and the
-/// benchmarks project both measure with, so their figures mean the same thing.
+/// training steps (forward, cross-entropy, backward, AdamW with layer decay). The code the bench and throughput
+/// commands both measure with, so their figures mean the same thing.
 /// </summary>
 internal sealed class ModelThroughput : IDisposable
 {

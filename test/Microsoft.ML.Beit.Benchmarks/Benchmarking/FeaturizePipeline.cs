@@ -8,7 +8,7 @@ using Microsoft.ML.Beit.Preprocessing;
 using Microsoft.ML.Data;
 using static TorchSharp.torch;
 
-namespace Beit.Trainer.Benchmarking;
+namespace Microsoft.ML.Beit.Benchmarks;
 
 /// <summary>
 /// The BeitFeaturize pipeline as users build it: image paths in an <c>IDataView</c>, JPEG decoding, Pillow-exact resize

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using static TorchSharp.torch;
 
-namespace Beit.Trainer.Benchmarking;
+namespace Microsoft.ML.Beit.Benchmarks;
 
 /// <summary>The machine a run measured, for the first lines of a report and its JSON.</summary>
 internal static class BenchMachine

@@ -1,10 +1,12 @@
 using System.IO.Compression;
+using SkiaSharp;
 
-namespace Microsoft.ML.Beit.Segmentation;
+namespace Beit.SampleData;
 
 /// <summary>
 /// One split of Fashion-MNIST in its gzipped IDX files (<c>{kind}-images-idx3-ubyte.gz</c> and
 /// <c>{kind}-labels-idx1-ubyte.gz</c>, kind = <c>train</c> or <c>t10k</c>): 28x28 grayscale items and their labels 0..9.
+/// The one IDX reader of the repository: the console samples, the <c>beit</c> tool and the tests compile this folder.
 /// </summary>
 internal sealed class FashionMnistIdx
 {
@@ -38,6 +40,30 @@ internal sealed class FashionMnistIdx
 
     /// <summary>Item <paramref name="index"/>'s pixels, rows top to bottom, 0 = black background.</summary>
     public ReadOnlySpan<byte> Item(int index) => images.AsSpan(16 + index * Rows * Columns, Rows * Columns);
+
+    /// <summary>Item <paramref name="index"/> as an 8-bit gray PNG file's bytes (what an image column or an image file holds).</summary>
+    public byte[] ItemPng(int index)
+    {
+        using var image = SKImage.FromPixelCopy(new SKImageInfo(Columns, Rows, SKColorType.Gray8, SKAlphaType.Opaque), Item(index).ToArray(), Columns);
+        using var png = image.Encode(SKEncodedImageFormat.Png, 100);
+        return png.ToArray();
+    }
+
+    /// <summary>
+    /// The repository's bundled subset, samples/data/fashion-mnist (2,000 training and 500 test items), found above the
+    /// working folder or the program.
+    /// </summary>
+    /// <exception cref="DirectoryNotFoundException">Neither is inside a clone of the repository.</exception>
+    public static string FindBundledFolder()
+    {
+        foreach (string start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                string candidate = Path.Combine(dir.FullName, "samples", "data", "fashion-mnist");
+                if (File.Exists(Path.Combine(candidate, "train-images-idx3-ubyte.gz"))) return candidate;
+            }
+        throw new DirectoryNotFoundException("Cannot find samples/data/fashion-mnist above the working folder or the program; run from the repository (or pass the IDX folder).");
+    }
 
     /// <summary>Reads the images and labels of one split from <paramref name="folder"/>.</summary>
     /// <exception cref="FileNotFoundException">A file is missing.</exception>

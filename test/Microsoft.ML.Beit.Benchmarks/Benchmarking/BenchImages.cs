@@ -1,6 +1,6 @@
 using SkiaSharp;
 
-namespace Beit.Trainer.Benchmarking;
+namespace Microsoft.ML.Beit.Benchmarks;
 
 /// <summary>A temporary folder of generated 256x256 JPEG files (random pixels, quality 90), deleted on dispose.</summary>
 internal sealed class BenchImages : IDisposable

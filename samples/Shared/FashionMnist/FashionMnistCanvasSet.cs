@@ -1,4 +1,6 @@
-namespace Microsoft.ML.Beit.Segmentation;
+using Microsoft.ML.Beit.Segmentation;
+
+namespace Beit.SampleData;
 
 /// <summary>What <see cref="FashionMnistCanvases.Generate"/> wrote.</summary>
 /// <param name="Root">The data set folder, readable with <see cref="SegmentationFolder.Read"/> (splits <c>training</c> and <c>validation</c>).</param>
@@ -6,4 +8,4 @@ namespace Microsoft.ML.Beit.Segmentation;
 /// <param name="TrainingCanvases">Image and label-map pairs in the training split.</param>
 /// <param name="ValidationCanvases">Image and label-map pairs in the validation split.</param>
 /// <param name="CanvasSize">Side of every canvas, in pixels.</param>
-public sealed record FashionMnistCanvasSet(string Root, IReadOnlyList<string> ClassNames, int TrainingCanvases, int ValidationCanvases, int CanvasSize);
+internal sealed record FashionMnistCanvasSet(string Root, IReadOnlyList<string> ClassNames, int TrainingCanvases, int ValidationCanvases, int CanvasSize);

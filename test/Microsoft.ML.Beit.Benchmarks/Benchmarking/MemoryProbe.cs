@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using static TorchSharp.torch;
 
-namespace Beit.Trainer.Benchmarking;
+namespace Microsoft.ML.Beit.Benchmarks;
 
 /// <summary>One reading of the process's memory: resident set, its peak so far, the managed heap, and live tensors.</summary>
 /// <param name="RssBytes">Resident set size now (VmRSS on Linux).</param>

@@ -1,7 +1,7 @@
-namespace Microsoft.ML.Beit.Segmentation;
+namespace Beit.SampleData;
 
 /// <summary>Options of <see cref="FashionMnistCanvases.Generate"/>. The defaults make a set small enough for tests and samples.</summary>
-public sealed class FashionMnistCanvasOptions
+internal sealed class FashionMnistCanvasOptions
 {
     /// <summary>
     /// The folder of the gzipped IDX files (<c>train-images-idx3-ubyte.gz</c>, <c>train-labels-idx1-ubyte.gz</c> and

@@ -1,7 +1,8 @@
+using Microsoft.ML.Beit.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Beit.Modeling;
+namespace Beit.Trainer;
 
 /// <summary>
 /// Runs any BEiT model of this library and names every output it can produce the way the reference
@@ -9,9 +10,9 @@ namespace Microsoft.ML.Beit.Modeling;
 /// <c>logits_masked</c>, <c>logits_all_tokens</c>, <c>final_hidden_states</c>; for segmentation <c>features_N</c>,
 /// <c>decode_psp_bottleneck</c>, <c>decode_fpn_bottleneck</c>, <c>auxiliary_logits</c>, <c>upsampled_scores</c>,
 /// <c>segmentation_map</c> and, given labels, <c>loss</c>, <c>main_loss</c>, <c>auxiliary_loss</c>. This is what
-/// <c>beit forward</c> writes, for checking a conversion against PyTorch.
+/// <c>beit forward</c> writes, for checking a conversion against PyTorch; the parity tests compile this file too.
 /// </summary>
-public static class BeitNamedOutputs
+internal static class BeitNamedOutputs
 {
     /// <summary>
     /// Runs <paramref name="model"/> in evaluation mode (restoring its mode after) without gradients on <paramref name="pixelValues"/>
@@ -67,7 +68,9 @@ public static class BeitNamedOutputs
                 outputs["decode_fpn_bottleneck"] = segmenter.decode_head.Fuse(result.Features);
                 outputs["logits"] = result.Logits;
                 if (result.AuxiliaryLogits is { } auxiliary) outputs["auxiliary_logits"] = auxiliary;
-                var scores = SegmentationResize.Bilinear(result.Logits, [pixels.shape[2], pixels.shape[3]]);
+                // Bilinear with align_corners false, as the library's scoring upsamples (a no-op at the input's size).
+                var scores = result.Logits.shape[2] == pixels.shape[2] && result.Logits.shape[3] == pixels.shape[3] ? result.Logits.alias()
+                    : nn.functional.interpolate(result.Logits, [pixels.shape[2], pixels.shape[3]], mode: InterpolationMode.Bilinear, align_corners: false);
                 outputs["upsampled_scores"] = scores;
                 outputs["segmentation_map"] = scores.argmax(1);
                 if (labels is not null)

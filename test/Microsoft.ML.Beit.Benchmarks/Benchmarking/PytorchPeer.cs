@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 
-namespace Beit.Trainer.Benchmarking;
+namespace Microsoft.ML.Beit.Benchmarks;
 
 /// <summary>What the PyTorch eager peer (../shared/bench) measured for one size, batch and mode.</summary>
 /// <param name="ImagesPerSecond">Batch size over the median iteration time.</param>
