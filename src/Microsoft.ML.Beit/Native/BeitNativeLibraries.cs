@@ -46,17 +46,18 @@ public static class BeitNativeLibraries
 
     /// <summary>
     /// <see cref="PrepareTorchSharp"/> as this assembly loads: a process that cannot be prepared (no LibTorch package, as
-    /// in an application that scores with ONNX Runtime only) goes on, and TorchSharp reports the problem where it is used.
+    /// in an application that scores with ONNX Runtime only) goes on, and TorchSharp reports the problem where it is used;
+    /// a later call of <see cref="PrepareTorchSharp"/> tries again and says why it fails.
     /// </summary>
-    internal static string TryPrepareTorchSharp()
+    internal static void TryPrepareTorchSharp()
     {
         try
         {
-            return PrepareTorchSharp();
+            PrepareTorchSharp();
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            return $"TorchSharp was not prepared: {e.Message}";
+            // Nothing is cached on failure, so the explicit call reports it.
         }
     }
 

@@ -10,14 +10,11 @@ namespace Microsoft.ML.Beit.Native;
 /// </summary>
 internal static class LibraryLoad
 {
-    /// <summary>What preparing TorchSharp did or why it could not, for diagnostics; null before the assembly loaded.</summary>
-    public static string? Outcome { get; private set; }
-
     [ModuleInitializer]
     [SuppressMessage("Usage", "CA2255", Justification = "Both settings must precede LibTorch's load, which the first TorchSharp call of any code path triggers.")]
     internal static void Run()
     {
         OpenMpWaitPolicy.Apply();
-        Outcome = BeitNativeLibraries.TryPrepareTorchSharp();
+        BeitNativeLibraries.TryPrepareTorchSharp();
     }
 }
