@@ -148,9 +148,16 @@ public sealed class BeitConfig
     /// <summary>BEiT-large as <c>microsoft/beit-large-patch16-224-pt22k</c>: 1024 wide, 24 blocks, 16 heads, MLP 4096, shared relative position bias, mask token, mean pooling.</summary>
     public static BeitConfig Large => PreTrained(hidden: 1024, layers: 24, heads: 16, intermediate: 4096);
 
-    /// <summary>A tiny model for tests and smoke runs: 32x32 images, 8x8 patches, 48 wide, 3 blocks, 4 heads, per-block relative position bias.</summary>
+    /// <summary>
+    /// A tiny model for tests, smoke runs and small data trained from scratch: 32x32 images, 8x8 patches, 48 wide, 3 blocks,
+    /// 4 heads, per-block relative position bias, initial weights drawn with std 0.3.
+    /// </summary>
     public static BeitConfig Tiny => new()
     {
+        // BEiT's 0.02 suits 768-wide blocks. In 48-wide ones it makes the attention logits and residual updates so small
+        // that a model trained from scratch hardly moves: on a 6-class shapes set, 15 epochs reached 0.19 validation
+        // accuracy with 0.02 and 0.35 with 0.3 (0.25 with 0.08, 0.30 with 0.16, 0.25 with 0.5).
+        InitializerRange = 0.3,
         ImageSize = 32, PatchSize = 8, HiddenSize = 48, NumHiddenLayers = 3, NumAttentionHeads = 4, IntermediateSize = 192,
         VocabSize = 64, UseMaskToken = true, UseRelativePositionBias = true, LayerNormEps = 1e-6, OutIndices = [1, 2, 3, 4], AuxiliaryChannels = 32,
     };
