@@ -12,6 +12,6 @@ mkdir -p "$OUT"
 dotnet publish src/Beit.Trainer -c Release -o "$OUT/app" > "$OUT/publish.log"
 start=$(date +%s)
 dotnet "$OUT/app/beit.dll" quickstart --data "$DATA" --output "$OUT" --train-images 60000 --test-images 10000 \
-    --model-config samples/configs/fashion-128x6.json --augment --epochs 36 --batch-size 128 --lr 2e-3 --weight-decay 0.05 \
+    --model-config samples/configs/fashion-128x6.json --augment --epochs 36 --batch-size 128 --learning-rate 2e-3 --weight-decay 0.05 \
     --drop-path 0.1 --validate-every 0 --seed "$SEED" 2> "$OUT/progress.log"
 echo "wall time $(( $(date +%s) - start )) s (including writing 70,000 PNGs on the first run)"

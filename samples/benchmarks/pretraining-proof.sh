@@ -18,16 +18,16 @@ cat > "$OUT/model.json" <<'JSON'
 JSON
 start=$(date +%s)
 beit fashion-mnist --data "$DATA" --output "$OUT/images" --per-class 60
-beit tokenizer train --data "$OUT/images/train" --input-size 28 --downsampling 4 --vocab 256 --hidden 16 --epochs 2 --batch-size 64 \
+beit tokenizer train --data "$OUT/images/train" --input-size 28 --downsampling 4 --vocabulary-size 256 --hidden-channels 16 --epochs 2 --batch-size 64 \
     --output "$OUT/tokenizer.safetensors"
 echo "tokenizer done after $(( $(date +%s) - start )) s"
 beit pretrain --data "$OUT/images/train" --tokenizer "$OUT/tokenizer.safetensors" --model "$OUT/model.json" --epochs "$PRETRAIN_EPOCHS" \
-    --batch-size 128 --lr 1.5e-3 --warmup-epochs 1 --output "$OUT/backbone.zip" 2> "$OUT/pretrain.progress"
+    --batch-size 128 --learning-rate 1.5e-3 --warmup-epochs 1 --output "$OUT/backbone.zip" 2> "$OUT/pretrain.progress"
 echo "pretraining done after $(( $(date +%s) - start )) s"
 for seed in 1 2 3; do
   for start_from in pretrained scratch; do
     model=$([ "$start_from" = pretrained ] && echo "$OUT/backbone.zip" || echo "$OUT/model.json")
-    beit finetune --data "$OUT/images/few" --model "$model" --epochs 50 --batch-size 32 --lr 1e-3 --layer-decay 0.75 --warmup-epochs 5 \
+    beit finetune --data "$OUT/images/few" --model "$model" --epochs 50 --batch-size 32 --learning-rate 1e-3 --layer-decay 0.75 --warmup-epochs 5 \
         --seed "$seed" --output "$OUT/$start_from-$seed.zip" > /dev/null 2>&1
     accuracy=$(beit evaluate --model "$OUT/$start_from-$seed.zip" --data "$OUT/images/test" | grep '^Accuracy' | cut -d' ' -f2)
     echo "$start_from seed $seed test accuracy $accuracy" | tee -a "$OUT/results.txt"

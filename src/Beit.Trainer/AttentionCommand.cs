@@ -30,7 +30,7 @@ internal static class AttentionCommand
         var head = new Option<int?>("--head") { Description = "One head (0-based); default the mean over heads." };
         var output = new Option<string>("--output") { Description = "The heatmap PNG.", DefaultValueFactory = _ => "attention.png" };
         var command = new Command("attention", "Render the CLS token's self-attention over an image as a heatmap PNG.") { model, image, layer, head, output };
-        command.SetAction(parse => CommandRunner.Run(() =>
+        command.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             var ml = new MLContext(seed: 1);
             string path = parse.GetValue(image)!;

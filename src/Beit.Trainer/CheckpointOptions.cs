@@ -4,18 +4,18 @@ using Microsoft.ML.Beit.Modeling;
 
 namespace Beit.Trainer;
 
-/// <summary>The options every verb that reads a checkpoint shares.</summary>
+/// <summary>The options every verb that reads a checkpoint shares, named after <see cref="BeitCheckpointOptions"/>.</summary>
 internal sealed class CheckpointOptions
 {
-    public Option<string?> Config { get; } = new("--config")
+    public Option<string?> Config { get; } = new Option<string?>("--config-path")
     {
         Description = "config.json for a checkpoint that carries none (unilm .pth, bare .safetensors).",
-    };
+    }.Formerly("--config");
 
-    public Option<string?> Preset { get; } = new("--preset")
+    public Option<string?> Preset { get; } = new Option<string?>("--preset")
     {
         Description = $"Preset for what the weights do not determine: {string.Join(", ", BeitConfig.PresetNames)}.",
-    };
+    }.Preset();
 
     public void AddTo(Command command)
     {

@@ -11,10 +11,10 @@ internal static class DemoCommand
     public static Command Create()
     {
         var output = new Option<string>("--output") { Description = "Directory to write config.json and model.safetensors to.", Required = true };
-        var preset = new Option<string>("--preset") { Description = $"Size: {string.Join(", ", BeitConfig.PresetNames)}.", DefaultValueFactory = _ => "tiny" };
+        var preset = new Option<string>("--preset") { Description = $"Size: {string.Join(", ", BeitConfig.PresetNames)}.", DefaultValueFactory = _ => "tiny" }.Preset();
         var seed = new Option<int>("--seed") { Description = "Seed of the random weights.", DefaultValueFactory = _ => 1 };
         var command = new Command("demo", "Write a randomly initialised masked-image-modeling BEiT (Hugging Face layout).") { output, preset, seed };
-        command.SetAction(parse => CommandRunner.Run(() =>
+        command.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             var config = BeitConfig.FromPreset(parse.GetValue(preset)!);
             // The patch convolution keeps what its constructor draws from the global generator: seed that too.

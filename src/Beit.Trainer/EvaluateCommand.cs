@@ -13,7 +13,7 @@ internal static class EvaluateCommand
         var model = new Option<string>("--model") { Description = "model.zip written by beit finetune.", Required = true };
         var data = new Option<string>("--data") { Description = "Folder with one subfolder per class, or a CSV of path,label.", Required = true };
         var command = new Command("evaluate", "Print accuracy, a per-class table and the confusion matrix of a model on labelled images.") { model, data };
-        command.SetAction(parse => CommandRunner.Run(() =>
+        command.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             var ml = new MLContext(seed: 1);
             var loaded = ml.Model.Load(parse.GetValue(model)!, out _);
@@ -27,8 +27,8 @@ internal static class EvaluateCommand
     {
         var model = new Option<string>("--model") { Description = "model.zip written by beit finetune.", Required = true };
         var images = new Option<string>("--images") { Description = "Folder of images (searched recursively) or one image file.", Required = true };
-        var command = new Command("predict", "Print the predicted class and its probability for each image.") { model, images };
-        command.SetAction(parse => CommandRunner.Run(() =>
+        var command = new Command("predict", "Print the predicted class and its probability for each image, as CSV: path,class,probability.") { model, images };
+        command.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             string where = parse.GetValue(images)!;
             var files = File.Exists(where) ? [where]
@@ -38,7 +38,7 @@ internal static class EvaluateCommand
             var loaded = ml.Model.Load(parse.GetValue(model)!, out _);
             var scored = loaded.Transform(ml.Data.LoadFromEnumerable(files.Select(f => new LabeledImage { Path = f })));
             foreach (var row in ml.Data.CreateEnumerable<PredictionRow>(scored, reuseRowObject: false))
-                Console.WriteLine($"{row.Path},{row.PredictedLabel},{row.Score.Max():F4}");
+                Console.WriteLine(Csv.Record([row.Path, row.PredictedLabel, row.Score.Max().ToString("F4")]));
         }));
         return command;
     }
@@ -52,5 +52,5 @@ internal static class EvaluateCommand
 
     static BeitImageClassificationTransformer Classifier(ITransformer model, string path) =>
         (model as IEnumerable<ITransformer>)?.OfType<BeitImageClassificationTransformer>().FirstOrDefault()
-        ?? throw new InvalidDataException($"{path} holds no BEiT classifier; write one with beit finetune.");
+        ?? throw new InvalidDataException($"{path} holds no BEiT classifier; write one with {Invocation.Command("finetune")}.");
 }

@@ -23,21 +23,28 @@ internal static class ExportOnnxCommand
             DefaultValueFactory = _ => "model.onnx",
         };
         var externalData = new Option<bool>("--external-data") { Description = "Write the weights to <output>.data beside the graph (ONNX external data); automatic over 2 GB." };
-        var device = new Option<string>("--device") { Description = "With a .zip output: the ONNX Runtime device saved with the model (cpu, cuda, cuda:N, auto).", DefaultValueFactory = _ => "auto" };
-        var pooling = new Option<BeitPooling?>("--pooling") { Description = "Pooling of the features output: Mean, Cls, Tokens or ClsAttention. Default: the model's own pooler (a featurizer zip: its saved pooling)." };
+        var device = new Option<string>("--device") { Description = $"With a .zip output: the ONNX Runtime device saved with the model: {BeitDevice.Choices}.", DefaultValueFactory = _ => "auto" }.Device();
+        var pooling = new ChoiceOption<BeitPooling>("--pooling",
+            "Pooling of the features output: mean, cls, tokens or cls-attention. Default: the model's own pooler (a featurizer zip: its saved pooling).");
         var featuresOnly = new Option<bool>("--features-only") { Description = "Export only the backbone's features (drops a classifier, masked-image-modeling or segmentation head)." };
-        var maskInput = new Option<bool>("--mask-input") { Description = "Masked image modeling: add the input bool_masked_pos [batch, patches] (1 = masked, replaced by the mask token)." };
-        var upsampledLogits = new Option<bool>("--upsampled-logits") { Description = "Semantic segmentation: also output upsampled_logits, the logits bilinearly resized to the input size." };
+        var maskInput = new Option<bool>("--include-mask-input") { Description = "Masked image modeling: add the input bool_masked_pos [batch, patches] (1 = masked, replaced by the mask token)." }.Formerly("--mask-input");
+        var upsampledLogits = new Option<bool>("--include-upsampled-logits") { Description = "Semantic segmentation: also output upsampled_logits, the logits bilinearly resized to the input size." }.Formerly("--upsampled-logits");
         var layer = new Option<int>("--layer") { Description = "Hidden state the features pool: 0 the embeddings, k block k, -1 the last (default; a featurizer zip: its saved layer).", DefaultValueFactory = _ => -1 };
-        var normalize = new Option<bool>("--normalize") { Description = "Scale the features to unit length." };
-        var lastHiddenState = new Option<bool>("--last-hidden-state") { Description = "Also output last_hidden_state [batch, 1 + patches, hidden]." };
+        var normalize = new Option<bool>("--normalize-l2") { Description = "Scale the features to unit length." }.Formerly("--normalize");
+        var lastHiddenState = new Option<bool>("--include-last-hidden-state") { Description = "Also output last_hidden_state [batch, 1 + patches, hidden]." }.Formerly("--last-hidden-state");
         var checkpoint = new CheckpointOptions();
         var command = new Command("export-onnx", "Export a BEiT classifier, backbone, masked-image-modeling or segmentation model to an ONNX file (ONNX Runtime, ML.NET ApplyOnnxModel).")
         {
             model, output, pooling, layer, featuresOnly, normalize, lastHiddenState, maskInput, upsampledLogits, externalData, device,
         };
         checkpoint.AddTo(command);
-        command.SetAction(parse => CommandRunner.Run(() =>
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(output) is { } zip && zip.EndsWith(".zip", StringComparison.OrdinalIgnoreCase)
+                && result.GetValue(model) is { } source && !source.EndsWith(".zip", StringComparison.OrdinalIgnoreCase))
+                result.AddError($"--output '{zip}' is a .zip, which needs a model.zip written by this library as --model, not '{source}'; for a checkpoint write a .onnx file.");
+        });
+        command.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             string modelPath = parse.GetValue(model)!;
             string outputPath = parse.GetValue(output)!;
@@ -48,7 +55,7 @@ internal static class ExportOnnxCommand
             }
             var options = new BeitOnnxExportOptions
             {
-                Pooling = parse.GetValue(pooling),
+                Pooling = pooling.Get(parse),
                 Layer = parse.GetValue(layer),
                 FeaturesOnly = parse.GetValue(featuresOnly),
                 NormalizeL2 = parse.GetValue(normalize),
@@ -94,8 +101,7 @@ internal static class ExportOnnxCommand
     // The whole ML.NET model with every BEiT transformer moved to ONNX Runtime: what a deployed app loads without LibTorch.
     static void ToOnnxBackendZip(string modelPath, string outputPath, string device)
     {
-        if (!modelPath.EndsWith(".zip", StringComparison.OrdinalIgnoreCase) || !File.Exists(modelPath))
-            throw new ArgumentException($"A .zip output needs a model.zip written by this library as --model, not {modelPath}; for a checkpoint write a .onnx file.");
+        if (!File.Exists(modelPath)) throw new FileNotFoundException($"--model '{modelPath}' does not exist.", modelPath);
         var ml = new MLContext();
         var loaded = ml.Model.Load(modelPath, out var schema);
         var converted = ml.Model.ToOnnxBackend(loaded, device);

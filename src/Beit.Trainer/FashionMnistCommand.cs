@@ -17,7 +17,7 @@ internal static class FashionMnistCommand
         var test = new Option<int>("--test-images") { Description = "Test images to write.", DefaultValueFactory = _ => 10000 };
         var perClass = new Option<int?>("--per-class") { Description = "Also write few/ with the first N training images of each class." };
         var command = new Command("fashion-mnist", "Write Fashion-MNIST as PNG folders, one subfolder per class.") { data, output, train, test, perClass };
-        command.SetAction(parse => CommandRunner.Run(() =>
+        command.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             string source = parse.GetValue(data) ?? FashionMnistIdx.FindBundledFolder(), root = parse.GetValue(output)!;
             var trainRows = QuickstartCommand.Extract(source, "train", Path.Combine(root, "train"), parse.GetValue(train));

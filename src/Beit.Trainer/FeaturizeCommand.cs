@@ -24,19 +24,26 @@ internal static class FeaturizeCommand
         var model = new Option<string>("--model") { Description = "Checkpoint (Hugging Face directory, .safetensors, .pth) or a model.zip saved with a BeitFeaturize transformer.", Required = true };
         var images = new Option<string>("--images") { Description = "Folder of images (searched recursively).", Required = true };
         var output = new Option<string>("--output") { Description = "CSV file to write (path, then one column per feature).", DefaultValueFactory = _ => "features.csv" };
-        var pooling = new Option<BeitPooling>("--pooling") { Description = "Mean, Cls, Tokens (every patch token) or ClsAttention (the CLS token's attention to every patch, per head).", DefaultValueFactory = _ => BeitPooling.Mean };
+        var pooling = new ChoiceOption<BeitPooling>("--pooling",
+            "How tokens become one vector: mean, cls, tokens (every patch token) or cls-attention (the CLS token's attention to every patch, per head).", BeitPooling.Mean);
         var layer = new Option<int>("--layer") { Description = "Hidden state to pool: 0 = embeddings, k = block k, -1 = last.", DefaultValueFactory = _ => -1 };
-        var normalize = new Option<bool>("--normalize") { Description = "Scale every vector to unit length." };
-        var batchSize = new Option<int>("--batch-size") { Description = "Images per forward pass.", DefaultValueFactory = _ => 8 };
-        var device = new Option<string>("--device") { Description = $"Device: {BeitDevice.Choices}.", DefaultValueFactory = _ => "auto" };
-        var skipInvalid = new Option<bool>("--skip-invalid") { Description = "Give unreadable images NaN features instead of stopping." };
+        var normalize = new Option<bool>("--normalize-l2") { Description = "Scale every vector to unit length." }.Formerly("--normalize");
+        var batchSize = new Option<int>("--batch-size") { Description = "Images per forward pass.", DefaultValueFactory = _ => 8 }.AtLeast(1);
+        var device = new Option<string>("--device") { Description = $"Device: {BeitDevice.Choices}.", DefaultValueFactory = _ => "auto" }.Device();
+        var threads = new Option<int?>("--threads") { Description = "LibTorch or ONNX Runtime threads (default: all cores)." }.AtLeast(1);
+        var invalidImage = new ChoiceOption<BeitInvalidImageHandling>("--invalid-image",
+            "An image that cannot be read: throw stops with an error naming it; skip gives it NaN features.", BeitInvalidImageHandling.Throw);
+        // The old spelling of --invalid-image skip, kept for one release.
+        var skipInvalid = new Option<bool>("--skip-invalid") { Hidden = true };
+        var backend = new ChoiceOption<BeitBackend>("--backend",
+            "What runs the network: torch-sharp (LibTorch) or onnx (exported as the model loads, scored by ONNX Runtime).", BeitBackend.TorchSharp);
         var checkpoint = new CheckpointOptions();
         var command = new Command("featurize", "Write BEiT features of every image in a folder to a CSV file.")
         {
-            model, images, output, pooling, layer, normalize, batchSize, device, skipInvalid,
+            model, images, output, pooling, layer, normalize, batchSize, device, threads, invalidImage, skipInvalid, backend,
         };
         checkpoint.AddTo(command);
-        command.SetAction(parse => CommandRunner.Run(() =>
+        command.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             string folder = parse.GetValue(images)!;
             var files = BeitImageFiles.Find(folder).ToList();
@@ -54,12 +61,14 @@ internal static class FeaturizeCommand
                     Model = modelPath.EndsWith(".zip", StringComparison.OrdinalIgnoreCase)
                         ? BeitModelSource.FromPath(modelPath)
                         : BeitModelSource.FromFile(modelPath, parse.GetValue(checkpoint.Config), parse.GetValue(checkpoint.Preset)),
-                    Pooling = parse.GetValue(pooling),
+                    Pooling = pooling.Get(parse)!.Value,
                     Layer = parse.GetValue(layer),
                     NormalizeL2 = parse.GetValue(normalize),
                     BatchSize = parse.GetValue(batchSize),
                     Device = parse.GetValue(device)!,
-                    InvalidImage = parse.GetValue(skipInvalid) ? BeitInvalidImageHandling.Skip : BeitInvalidImageHandling.Throw,
+                    Threads = parse.GetValue(threads),
+                    InvalidImage = parse.GetValue(skipInvalid) ? BeitInvalidImageHandling.Skip : invalidImage.Get(parse)!.Value,
+                    Backend = backend.Get(parse)!.Value,
                 });
             var data = ml.Data.LoadFromEnumerable(files.Select(f => new ImageFile { Path = f }));
             var renamed = inputColumn == "Path" ? data : ml.Transforms.CopyColumns(inputColumn, "Path").Fit(data).Transform(data);
@@ -123,10 +132,10 @@ internal static class FeaturizeCommand
                 var values = vector.DenseValues().ToArray();
                 if (!header)
                 {
-                    writer.WriteLine("path," + string.Join(",", Enumerable.Range(0, values.Length).Select(i => $"f{i}")));
+                    writer.WriteLine(Csv.Record(["path", .. Enumerable.Range(0, values.Length).Select(i => $"f{i}")]));
                     header = true;
                 }
-                writer.Write(Csv(path.ToString()));
+                writer.Write(Csv.Field(path.ToString()));
                 foreach (float v in values)
                 {
                     writer.Write(',');
@@ -144,6 +153,4 @@ internal static class FeaturizeCommand
         Console.WriteLine($"ImagesPerSecond {done / clock.Elapsed.TotalSeconds:F2}");
         Console.WriteLine($"Output {outputPath}");
     }
-
-    static string Csv(string value) => value.IndexOfAny([',', '"', '\n', '\r']) < 0 ? value : "\"" + value.Replace("\"", "\"\"") + "\"";
 }

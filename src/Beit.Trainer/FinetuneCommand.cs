@@ -27,7 +27,7 @@ internal static class FinetuneCommand
         };
         flags.AddTo(command);
         head.AddTo(command);
-        command.SetAction((parse, cancellation) => Task.FromResult(CommandRunner.Run(() =>
+        command.SetAction((parse, cancellation) => Task.FromResult(CommandRunner.Run(parse, () =>
         {
             var ml = new MLContext(seed: parse.GetValue(flags.Seed));
             TrainingFlags.ShowTrainerMessages(ml);

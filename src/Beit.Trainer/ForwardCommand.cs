@@ -17,14 +17,14 @@ internal static class ForwardCommand
         var model = new Option<string>("--model") { Description = "Checkpoint: Hugging Face directory, .safetensors or .pth.", Required = true };
         var input = new Option<string>("--input") { Description = "safetensors file with pixel_values [B,C,H,W] (and optional bool_masked_pos [B,N]).", Required = true };
         var output = new Option<string>("--output") { Description = "safetensors file to write the outputs to.", Required = true };
-        var device = new Option<string>("--device") { Description = $"Device: {BeitDevice.Choices}.", DefaultValueFactory = _ => "auto" };
+        var device = new Option<string>("--device") { Description = $"Device: {BeitDevice.Choices}.", DefaultValueFactory = _ => "auto" }.Device();
         var options = new CheckpointOptions();
         var command = new Command("forward", "Run a model on pixel_values from a safetensors file and write all of its outputs.")
         {
             model, input, output, device,
         };
         options.AddTo(command);
-        command.SetAction(parse => CommandRunner.Run(() =>
+        command.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             using var checkpoint = options.Load(parse, parse.GetValue(model)!);
             using var module = checkpoint.CreateModel();

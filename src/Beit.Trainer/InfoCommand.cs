@@ -16,7 +16,7 @@ internal static partial class InfoCommand
         var options = new CheckpointOptions();
         var command = new Command("info", "Print a checkpoint's config, parameter count and key layout.") { checkpoint };
         options.AddTo(command);
-        command.SetAction(parse => CommandRunner.Run(() =>
+        command.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             using var loaded = options.Load(parse, parse.GetValue(checkpoint)!);
             Print(loaded);

@@ -9,7 +9,7 @@ internal sealed class LabeledImage
     public string Label { get; set; } = "";
 }
 
-/// <summary>Reads classification data: a folder with one subfolder per class, or a CSV of path,label.</summary>
+/// <summary>Reads classification data: a folder with one subfolder per class, or a CSV (RFC 4180) of path,label.</summary>
 internal static class LabeledImages
 {
     public static List<LabeledImage> Load(string data)
@@ -28,15 +28,15 @@ internal static class LabeledImages
         {
             string baseDirectory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(data))!;
             var rows = new List<LabeledImage>();
-            int lineNumber = 0;
-            foreach (var line in File.ReadLines(data))
+            using var reader = new StreamReader(data);
+            foreach (var (line, fields) in Csv.Read(reader))
             {
-                lineNumber++;
-                if (string.IsNullOrWhiteSpace(line)) continue;
-                int comma = line.LastIndexOf(',');
-                if (comma <= 0) throw new InvalidDataException($"{data}, line {lineNumber}: expected 'path,label', found '{line}'.");
-                string path = line[..comma].Trim().Trim('"'), label = line[(comma + 1)..].Trim().Trim('"');
-                if (lineNumber == 1 && path.Equals("path", StringComparison.OrdinalIgnoreCase)) continue;
+                if (fields.All(string.IsNullOrWhiteSpace)) continue;
+                if (fields.Count < 2)
+                    throw new InvalidDataException($"{data}, line {line}: expected 'path,label', found '{Csv.Record(fields)}'.");
+                // The label is the last field; an unquoted path may hold commas of its own.
+                string path = string.Join(',', fields[..^1]).Trim(), label = fields[^1].Trim();
+                if (line == 1 && path.Equals("path", StringComparison.OrdinalIgnoreCase)) continue;
                 rows.Add(new LabeledImage { Path = System.IO.Path.IsPathRooted(path) ? path : System.IO.Path.Combine(baseDirectory, path), Label = label });
             }
             if (rows.Count == 0) throw new InvalidDataException($"{data} lists no images.");

@@ -28,14 +28,14 @@ internal static class PretrainCommand
         var minCropScale = new Option<double>("--min-crop-scale") { Description = "Smallest random crop, as a fraction of the image area.", DefaultValueFactory = _ => 0.08 };
         var horizontalFlip = new Option<double>("--horizontal-flip") { Description = "Probability of a horizontal flip.", DefaultValueFactory = _ => 0.5 };
         var layerScale = new Option<double>("--layer-scale-init-value") { Description = "Layer scale initial value of a new model (0 turns it off).", DefaultValueFactory = _ => 0.1 };
-        var huggingFace = new Option<string?>("--hf-output") { Description = "Also write a Hugging Face BeitForMaskedImageModeling checkpoint to this folder." };
+        var huggingFace = new Option<string?>("--hugging-face-output-directory") { Description = "Also write a Hugging Face BeitForMaskedImageModeling checkpoint to this folder." }.Formerly("--hf-output");
         var command = new Command("pretrain",
             "Pretrain BEiT by masked image modeling on unlabeled images and save the backbone. Options not given come from the recipe, printed when training starts.")
         {
             data, tokenizer, model, output, maskedPatches, imageSize, minCropScale, horizontalFlip, layerScale, huggingFace,
         };
         flags.AddTo(command);
-        command.SetAction((parse, cancellation) => Task.FromResult(CommandRunner.Run(() =>
+        command.SetAction((parse, cancellation) => Task.FromResult(CommandRunner.Run(parse, () =>
         {
             var ml = new MLContext(seed: parse.GetValue(flags.Seed));
             TrainingFlags.ShowTrainerMessages(ml);
@@ -72,7 +72,7 @@ internal static class PretrainCommand
             string zip = parse.GetValue(output)!;
             ml.Model.Save(backbone, images.Schema, zip);
             Console.WriteLine($"Backbone {zip}");
-            Console.WriteLine($"Next: dotnet run --project src/Beit.Trainer -- finetune --model {zip} --data <labelled folder>");
+            Console.WriteLine($"Next: {Invocation.Command("finetune")} --model {zip} --data <labelled folder>");
         })));
         return command;
     }

@@ -22,5 +22,5 @@ root.Subcommands.Add(AttentionCommand.Create());
 root.Subcommands.Add(ExportOnnxCommand.Create());
 root.Subcommands.Add(QuickstartCommand.Create());
 root.Subcommands.Add(FashionMnistCommand.Create());
-// Ctrl+C in a training verb is handled by the verb (TrainingFlags): it stops between steps and saves the model.
-return root.Parse(args).Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null });
+root.Options.Add(CommandRunner.Verbose);
+return CommandRunner.Invoke(root, args);

@@ -23,19 +23,20 @@ internal static class QuickstartCommand
         var test = new Option<int>("--test-images") { Description = "Held-out images to evaluate on (500 are shipped; the full set has 10,000).", DefaultValueFactory = _ => 500 };
         var architecture = new Option<string?>("--model-config") { Description = "A config.json for the model trained from scratch (default: 7x7 patches, 64 wide, 3 blocks)." };
         var augment = new Option<bool>("--augment") { Description = "Train on random crops (80-100 % of the area) and flips." };
-        var batchSize = new Option<int>("--batch-size") { Description = "Images per batch.", DefaultValueFactory = _ => 16 };
-        var learningRate = new Option<double>("--lr") { Description = "Peak learning rate.", DefaultValueFactory = _ => 1e-3 };
+        var batchSize = new Option<int>("--batch-size") { Description = "Images per batch.", DefaultValueFactory = _ => 16 }.AtLeast(1);
+        var learningRate = new Option<double>("--learning-rate") { Description = "Peak learning rate.", DefaultValueFactory = _ => 1e-3 }.Formerly("--lr");
         var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay.", DefaultValueFactory = _ => 0.1 };
         var dropPath = new Option<double>("--drop-path") { Description = "Stochastic depth rate of the last block.", DefaultValueFactory = _ => 0 };
         var validationEvery = new Option<int>("--validate-every") {
             Description = "Hold out every Nth training image to validate each epoch and keep the best epoch; 0 trains on all of them.",
             DefaultValueFactory = _ => 10 };
+        validationEvery.Check(every => every is < 0 or 1 ? $"--validate-every must be 0 (no validation) or at least 2, not {every}." : null);
         var seed = new Option<int>("--seed") { Description = "Seed of the initial weights, the shuffling and the augmentations.", DefaultValueFactory = _ => 7 };
         var command = new Command("quickstart", "Train, evaluate and save a small BEiT classifier on the bundled Fashion-MNIST subset.")
         {
             data, output, epochs, train, test, architecture, augment, batchSize, learningRate, weightDecay, dropPath, validationEvery, seed,
         };
-        command.SetAction(parse => CommandRunner.Run(() =>
+        command.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             string source = parse.GetValue(data) ?? FashionMnistIdx.FindBundledFolder();
             string root = parse.GetValue(output)!;
@@ -68,11 +69,10 @@ internal static class QuickstartCommand
             };
             // Every Nth training image validates (and picks the best epoch); the test images only measure the result.
             int every = parse.GetValue(validationEvery);
-            if (every is < 0 or 1) throw new ArgumentException($"--validate-every must be 0 (no validation) or at least 2, not {every}.");
             var validationRows = every == 0 ? null : trainRows.Where((_, i) => i % every == every - 1).ToList();
             var fitRows = every == 0 ? trainRows : trainRows.Where((_, i) => i % every != every - 1).ToList();
             FinetuneCommand.Train(ml, fitRows, validationRows, options, Path.Combine(root, "model.zip"), testRows);
-            Console.WriteLine($"Next: dotnet run --project src/Beit.Trainer -- predict --model {Path.Combine(root, "model.zip")} --images {Path.Combine(root, "images", "test", "Bag")}");
+            Console.WriteLine($"Next: {Invocation.Command("predict")} --model {Path.Combine(root, "model.zip")} --images {Path.Combine(root, "images", "test", "Bag")}");
         }));
         return command;
     }

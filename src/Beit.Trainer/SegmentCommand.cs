@@ -36,8 +36,8 @@ internal static class SegmentCommand
         var flags = new TrainingFlags(defaultBatchSize: 8, search: true);
         var cropSize = new Option<int?>("--crop-size") { Description = "Training crop and inference window (default: the model's image size; for a preset the recipe's, from the images' size)." };
         var patchSize = new Option<int?>("--patch-size") { Description = "Patch size of a new model from a preset (default: the recipe's)." };
-        var classWeighting = new Option<string?>("--class-weighting") { Description = "Loss weights per class: none or balanced (default: the recipe's, balanced when one class covers most pixels)." };
-        classWeighting.AcceptOnlyFromAmong("none", "balanced");
+        var classWeighting = new ChoiceOption<BeitClassWeighting>("--class-weighting",
+            "Loss weights per class: none or balanced (default: the recipe's, balanced when one class covers most pixels).");
         var labelSmoothing = new Option<double?>("--label-smoothing") { Description = "Label smoothing of the loss (default: the recipe's, 0)." };
         var augment = new Option<bool>("--augment") { Description = "Random scale, crop and flip of training images: true or false.", DefaultValueFactory = _ => true };
         var horizontalFlip = new Option<double>("--horizontal-flip") { Description = "Probability of a horizontal flip.", DefaultValueFactory = _ => 0.5 };
@@ -49,7 +49,7 @@ internal static class SegmentCommand
             data, model, output, cropSize, patchSize, classWeighting, labelSmoothing, augment, horizontalFlip, auxiliaryHead, reduceLabels,
         };
         flags.AddTo(command);
-        command.SetAction((parse, cancellation) => Task.FromResult(CommandRunner.Run(() =>
+        command.SetAction((parse, cancellation) => Task.FromResult(CommandRunner.Run(parse, () =>
         {
             var ml = new MLContext(seed: parse.GetValue(flags.Seed));
             TrainingFlags.ShowTrainerMessages(ml);
@@ -65,12 +65,7 @@ internal static class SegmentCommand
                 ClassNames = classes,
                 CropSize = parse.GetValue(cropSize),
                 PatchSize = parse.GetValue(patchSize),
-                ClassWeighting = parse.GetValue(classWeighting) switch
-                {
-                    "none" => BeitClassWeighting.None,
-                    "balanced" => BeitClassWeighting.Balanced,
-                    _ => null,
-                },
+                ClassWeighting = classWeighting.Get(parse),
                 LabelSmoothing = parse.GetValue(labelSmoothing),
                 Augment = parse.GetValue(augment),
                 HorizontalFlip = parse.GetValue(horizontalFlip),
@@ -101,7 +96,7 @@ internal static class SegmentCommand
         var data = new Option<string>("--data") { Description = "ADE20K-layout folder.", Required = true };
         var split = new Option<string>("--split") { Description = "Which split to evaluate.", DefaultValueFactory = _ => "validation" };
         var command = new Command("evaluate", "Print mIoU, pixel accuracy, mean class accuracy and per-class IoU of a segmentation model.") { model, data, split };
-        command.SetAction(parse => CommandRunner.Run(() =>
+        command.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             var ml = new MLContext(seed: 1);
             var (segmenter, _) = LoadModel(ml, parse.GetValue(model)!);
@@ -118,7 +113,7 @@ internal static class SegmentCommand
         var images = new Option<string>("--images") { Description = "A folder of images (or one image).", Required = true };
         var output = new Option<string>("--output") { Description = "Folder for the masks: NAME_mask.png (class ids), NAME_color.png, NAME_overlay.png.", DefaultValueFactory = _ => "masks" };
         var command = new Command("predict", "Write a class-id mask, a color-coded mask and an overlay for each image.") { model, images, output };
-        command.SetAction(parse => CommandRunner.Run(() =>
+        command.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             var ml = new MLContext(seed: 1);
             var (segmenter, _) = LoadModel(ml, parse.GetValue(model)!);
@@ -152,16 +147,19 @@ internal static class SegmentCommand
     {
         var data = new Option<string?>("--data") { Description = "The Fashion-MNIST IDX folder (default: samples/data/fashion-mnist of this repository)." };
         var output = new Option<string>("--output") { Description = "Folder for the ADE20K-layout data set.", DefaultValueFactory = _ => "fashion-canvases" };
-        var size = new Option<int>("--size") { Description = "Canvas size in pixels.", DefaultValueFactory = _ => 64 };
-        var training = new Option<int>("--training") { Description = "Training canvases.", DefaultValueFactory = _ => 200 };
-        var validation = new Option<int>("--validation") { Description = "Validation canvases.", DefaultValueFactory = _ => 50 };
+        var size = new Option<int>("--canvas-size") { Description = "Canvas size in pixels.", DefaultValueFactory = _ => 64 }.Formerly("--size");
+        var training = new Option<int>("--training-canvases") { Description = "Training canvases.", DefaultValueFactory = _ => 200 }.Formerly("--training");
+        var validation = new Option<int>("--validation-canvases") { Description = "Validation canvases.", DefaultValueFactory = _ => 50 }.Formerly("--validation");
         var classes = new Option<string?>("--classes") { Description = "Comma-separated Fashion-MNIST class numbers 0-9 to draw items from (default all)." };
+        classes.Check(list => (list ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .FirstOrDefault(part => !int.TryParse(part, out int number) || number is < 0 or > 9) is { } wrong
+            ? $"--classes '{wrong}' is not a Fashion-MNIST class number: use numbers 0-9 separated by commas." : null);
         var seed = new Option<int>("--seed") { Description = "Seed.", DefaultValueFactory = _ => 1 };
         var command = new Command("canvases", "Compose a segmentation data set from Fashion-MNIST items on canvases (pixel label = item class).")
         {
             data, output, size, training, validation, classes, seed,
         };
-        command.SetAction(parse => CommandRunner.Run(() =>
+        command.SetAction(parse => CommandRunner.Run(parse, () =>
         {
             var set = FashionMnistCanvases.Generate(new FashionMnistCanvasOptions
             {

@@ -11,15 +11,12 @@ namespace Beit.Trainer;
 /// </summary>
 internal sealed class TrainingFlags
 {
-    public readonly Option<string> Recipe = new("--recipe")
-    {
-        Description = "Training recipe for the options not given: auto (from the starting model), from-scratch, pretrained, continue-training.",
-        DefaultValueFactory = _ => "auto",
-    };
+    public readonly ChoiceOption<BeitRecipe> Recipe = new("--recipe",
+        "Training recipe for the options not given: auto (from the starting model), from-scratch, pretrained, continue-training.", BeitRecipe.Auto);
     public readonly Option<int?> Epochs = new("--epochs") { Description = "Epochs (default: the recipe's, sized to the data)." };
     public readonly Option<int> BatchSize;
     public readonly Option<int> AccumulationSteps = new("--accumulation-steps") { Description = "Micro-batches per optimizer step.", DefaultValueFactory = _ => 1 };
-    public readonly Option<double?> LearningRate = new("--learning-rate", "--lr") { Description = "Peak learning rate (default: the recipe's)." };
+    public readonly Option<double?> LearningRate = new Option<double?>("--learning-rate") { Description = "Peak learning rate (default: the recipe's)." }.Formerly("--lr");
     public readonly Option<double?> MinLearningRate = new("--min-learning-rate") { Description = "Learning rate at the end of the schedule (default: the recipe's)." };
     public readonly Option<double?> WarmupEpochs = new("--warmup-epochs") { Description = "Epochs of linear warmup (default: the recipe's)." };
     public readonly Option<double?> WeightDecay = new("--weight-decay") { Description = "AdamW weight decay (default: the recipe's, 0.05)." };
@@ -27,11 +24,11 @@ internal sealed class TrainingFlags
     public readonly Option<double?> DropPath = new("--drop-path") { Description = "Stochastic depth rate of the last block (default: the recipe's)." };
     public readonly Option<double?> ClipGradient = new("--clip-gradient") { Description = "Clip the gradient norm to this (default: no clipping, or the verb's)." };
     public readonly Option<int?> EarlyStoppingPatience = new("--early-stopping-patience") { Description = "Stop when validation has not improved for this many epochs." };
-    public readonly Option<string> Device = new("--device") { Description = $"Device: {BeitDevice.Choices}.", DefaultValueFactory = _ => "auto" };
+    public readonly Option<string> Device = new Option<string>("--device") { Description = $"Device: {BeitDevice.Choices}.", DefaultValueFactory = _ => "auto" }.Device();
     public readonly Option<int?> Threads = new("--threads") { Description = "LibTorch threads (default: LibTorch's, all cores)." };
     public readonly Option<int> Seed = new("--seed") { Description = "Seed of the initial weights, the shuffling and the augmentations.", DefaultValueFactory = _ => 1 };
-    public readonly Option<string?> Checkpoints = new("--checkpoint-directory", "--checkpoints") { Description = "Folder for training checkpoints (resume with --resume-from)." };
-    public readonly Option<string?> Resume = new("--resume-from", "--resume") { Description = "Checkpoint folder to resume an interrupted run from." };
+    public readonly Option<string?> Checkpoints = new Option<string?>("--checkpoint-directory") { Description = "Folder for training checkpoints (resume with --resume-from)." }.Formerly("--checkpoints");
+    public readonly Option<string?> Resume = new Option<string?>("--resume-from") { Description = "Checkpoint folder to resume an interrupted run from." }.Formerly("--resume");
 
     public readonly Option<double?> TrainTime = new("--train-time")
     {
@@ -47,18 +44,12 @@ internal sealed class TrainingFlags
     public TrainingFlags(int defaultBatchSize, bool search)
     {
         _search = search;
-        TrainTime.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<double?>() is double seconds && seconds <= 0) result.AddError($"--train-time must be a positive number of seconds, not {seconds}.");
-        });
-        ValidationSetFraction.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<double>() is var share && share is <= 0 or >= 1) result.AddError($"--validation-set-fraction must be between 0 and 1, not {share}.");
-        });
-        BatchSize = new("--batch-size") { Description = "Images per micro-batch.", DefaultValueFactory = _ => defaultBatchSize };
-        foreach (var option in new Option[] { Epochs, AccumulationSteps, WarmupEpochs, EarlyStoppingPatience, Threads })
-            option.Validators.Add(result => Positive(result, option.Name));
-        Recipe.AcceptOnlyFromAmong("auto", "from-scratch", "pretrained", "continue-training");
+        TrainTime.Check(seconds => seconds <= 0 ? $"--train-time must be a positive number of seconds, not {seconds}." : null);
+        ValidationSetFraction.Check(share => share is <= 0 or >= 1 ? $"--validation-set-fraction must be between 0 and 1, not {share}." : null);
+        BatchSize = new Option<int>("--batch-size") { Description = "Images per micro-batch.", DefaultValueFactory = _ => defaultBatchSize }.AtLeast(1);
+        foreach (var option in new[] { Epochs, EarlyStoppingPatience, Threads }) option.AtLeast(1);
+        AccumulationSteps.AtLeast(1);
+        WarmupEpochs.Check(epochs => epochs < 0 ? $"--warmup-epochs cannot be negative, not {epochs}." : null);
     }
 
     /// <summary>Adds the shared flags to <paramref name="command"/>.</summary>
@@ -75,13 +66,7 @@ internal sealed class TrainingFlags
     /// <summary>Copies the flags given into <paramref name="options"/>; those not given stay as the options have them.</summary>
     public void Apply(ParseResult parse, BeitTrainingOptions options, CancellationToken cancellation)
     {
-        options.Recipe = parse.GetValue(Recipe) switch
-        {
-            "from-scratch" => BeitRecipe.FromScratch,
-            "pretrained" => BeitRecipe.Pretrained,
-            "continue-training" => BeitRecipe.ContinueTraining,
-            _ => BeitRecipe.Auto,
-        };
+        options.Recipe = Recipe.Get(parse)!.Value;
         options.Epochs = parse.GetValue(Epochs) ?? options.Epochs;
         options.BatchSize = parse.GetValue(BatchSize);
         options.AccumulationSteps = parse.GetValue(AccumulationSteps);
@@ -138,12 +123,5 @@ internal sealed class TrainingFlags
         }
 
         public static CancellationToken Token => Source.Token;
-    }
-
-    static void Positive(System.CommandLine.Parsing.OptionResult result, string name)
-    {
-        object? value = result.GetValueOrDefault<object?>();
-        if (value is int n && n < 1) result.AddError($"{name} must be at least 1, not {n}.");
-        if (value is double d && d < 0) result.AddError($"{name} cannot be negative, not {d}.");
     }
 }

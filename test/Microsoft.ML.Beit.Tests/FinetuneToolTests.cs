@@ -55,6 +55,29 @@ public sealed class FinetuneToolTests
             Assert.IsTrue(here.All(p => fromTool[p.Path] == p.PredictedLabel), "fresh-process predictions equal in-process ones");
             double recomputed = here.Count(p => Path.GetFileName(Path.GetDirectoryName(p.Path)) == p.PredictedLabel) / (double)here.Count;
             Assert.AreEqual(recomputed, accuracy, 1e-4, "evaluate's accuracy matches the predictions");
+
+            // A path with a comma and a quote: predict quotes it as RFC 4180 does, and evaluate reads it back from a quoted CSV.
+            var first = rows[0];
+            string label = Path.GetFileName(Path.GetDirectoryName(first.Path))!, odd = Path.Combine(folder, "odd", "a \"quoted\", name.png");
+            Directory.CreateDirectory(Path.GetDirectoryName(odd)!);
+            File.Copy(first.Path, odd);
+            (code, output, error) = BeitToolTests.Beit("predict", "--model", zip, "--images", odd);
+            Assert.AreEqual(0, code, error);
+            Console.WriteLine(output);
+            StringAssert.StartsWith(output, "\"" + odd.Replace("\"", "\"\"") + "\",");
+            using (var parser = new Microsoft.VisualBasic.FileIO.TextFieldParser(new StringReader(output)) { HasFieldsEnclosedInQuotes = true })
+            {
+                parser.SetDelimiters(",");
+                var fields = parser.ReadFields()!;
+                Assert.HasCount(3, fields, "path, class, probability");
+                Assert.AreEqual(odd, fields[0]);
+                Assert.AreEqual(here.Single(p => p.Path == first.Path).PredictedLabel, fields[1], "the copy is predicted as the original");
+            }
+            string csv = Path.Combine(folder, "odd.csv");
+            File.WriteAllText(csv, $"path,label\n\"{odd.Replace("\"", "\"\"")}\",\"{label}\"\n");
+            (code, output, error) = BeitToolTests.Beit("evaluate", "--model", zip, "--data", csv);
+            Assert.AreEqual(0, code, error);
+            StringAssert.Contains(output, "Accuracy ");
         }
         finally
         {

@@ -22,8 +22,8 @@ public sealed partial class KilledTrainingTests
             string config = Path.Combine(root, "model.json");
             File.WriteAllText(config, """{"image_size": 28, "patch_size": 7, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}""");
             string[] Arguments(string output, string checkpoints) =>
-                ["finetune", "--data", Path.Combine(images, "train"), "--model", config, "--epochs", "4", "--batch-size", "16", "--lr", "1e-3",
-                 "--layer-decay", "1", "--warmup-epochs", "1", "--seed", "3", "--output", output, "--checkpoints", checkpoints];
+                ["finetune", "--data", Path.Combine(images, "train"), "--model", config, "--epochs", "4", "--batch-size", "16", "--learning-rate", "1e-3",
+                 "--layer-decay", "1", "--warmup-epochs", "1", "--seed", "3", "--output", output, "--checkpoint-directory", checkpoints];
 
             string reference = Path.Combine(root, "reference.zip");
             (code, _, error) = BeitToolTests.Beit(Arguments(reference, Path.Combine(root, "a")));
@@ -56,7 +56,7 @@ public sealed partial class KilledTrainingTests
             Console.WriteLine($"killed; latest checkpoint at step {checkpoint}: {File.ReadAllText(Path.Combine(checkpoints, "latest")).Trim()}");
             Assert.IsTrue(checkpoint is >= StepsPerEpoch and < TotalSteps, $"the checkpoint (step {checkpoint}) lies inside the run");
 
-            (code, _, error) = BeitToolTests.Beit([.. Arguments(resumed, checkpoints), "--resume", checkpoints]);
+            (code, _, error) = BeitToolTests.Beit([.. Arguments(resumed, checkpoints), "--resume-from", checkpoints]);
             Assert.AreEqual(0, code, error);
             var steps = StepsShown(error);
             Console.WriteLine($"the resumed run showed steps {string.Join(",", steps)}");

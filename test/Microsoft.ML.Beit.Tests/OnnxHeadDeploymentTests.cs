@@ -25,7 +25,7 @@ public sealed class OnnxHeadDeploymentTests
         {
             BeitCheckpoint.Save(model, Path.Combine(directory, "checkpoint"));
             string path = Path.Combine(directory, "mim.onnx");
-            string output = OnnxDeploymentTests.ExportWithTool("--model", Path.Combine(directory, "checkpoint"), "--output", path, "--mask-input");
+            string output = OnnxDeploymentTests.ExportWithTool("--model", Path.Combine(directory, "checkpoint"), "--output", path, "--include-mask-input");
             StringAssert.Contains(output, "Input bool_masked_pos [batch, 16]");
             StringAssert.Contains(output, "Output logits [batch, 16, 64]");
 
@@ -72,7 +72,7 @@ public sealed class OnnxHeadDeploymentTests
             segmenter.Dispose();
             try
             {
-                string output = OnnxDeploymentTests.ExportWithTool("--model", zip, "--output", path, "--upsampled-logits");
+                string output = OnnxDeploymentTests.ExportWithTool("--model", zip, "--output", path, "--include-upsampled-logits");
                 StringAssert.Contains(output, "Output logits [batch, 3, 16, 16]");
                 StringAssert.Contains(output, "Output upsampled_logits [batch, 3, 32, 32]");
                 var onnx = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));

@@ -18,13 +18,13 @@ public sealed class PretrainToolTests
             Assert.AreEqual(0, code, error);
 
             (code, output, error) = BeitToolTests.Beit("tokenizer", "train", "--data", Path.Combine(images, "train"), "--input-size", "28",
-                "--downsampling", "4", "--vocab", "32", "--hidden", "8", "--epochs", "2", "--output", tokenizer);
+                "--downsampling", "4", "--vocabulary-size", "32", "--hidden-channels", "8", "--epochs", "2", "--output", tokenizer);
             Console.WriteLine(output);
             Assert.AreEqual(0, code, error);
             StringAssert.Contains(output, "codes_used");
 
             (code, output, error) = BeitToolTests.Beit("pretrain", "--data", Path.Combine(images, "train"), "--tokenizer", tokenizer,
-                "--model", config, "--epochs", "2", "--batch-size", "32", "--warmup-epochs", "1", "--output", backbone, "--hf-output", Path.Combine(root, "hf"));
+                "--model", config, "--epochs", "2", "--batch-size", "32", "--warmup-epochs", "1", "--output", backbone, "--hugging-face-output-directory", Path.Combine(root, "hf"));
             Console.WriteLine(output);
             Assert.AreEqual(0, code, error);
             Assert.IsTrue(File.Exists(backbone));
@@ -33,7 +33,7 @@ public sealed class PretrainToolTests
             // A learning rate too small to move the weights: the fine-tuned encoder must still be the pretrained one.
             string finetuned = Path.Combine(root, "ft.zip");
             (code, output, error) = BeitToolTests.Beit("finetune", "--data", Path.Combine(images, "few"), "--model", backbone, "--epochs", "1",
-                "--batch-size", "20", "--lr", "1e-12", "--warmup-epochs", "0", "--output", finetuned);
+                "--batch-size", "20", "--learning-rate", "1e-12", "--warmup-epochs", "0", "--output", finetuned);
             Console.WriteLine(output);
             Assert.AreEqual(0, code, error);
             var (diff, compared) = Backbones.Difference(backbone, finetuned);

@@ -12,12 +12,12 @@ public sealed class SegmentToolTests
         {
             string data = Path.Combine(root, "data"), zip = Path.Combine(root, "seg.zip"), masks = Path.Combine(root, "masks");
             var (code, output, error) = BeitToolTests.Beit("segment", "canvases", "--data", FashionMnist.Directory, "--output", data,
-                "--size", "32", "--training", "24", "--validation", "6", "--classes", "1,8,9");
+                "--canvas-size", "32", "--training-canvases", "24", "--validation-canvases", "6", "--classes", "1,8,9");
             Assert.AreEqual(0, code, error);
             StringAssert.Contains(output, "background, Trouser, Bag, Ankle_boot");
 
             (code, output, error) = BeitToolTests.Beit("segment", "train", "--data", data, "--model", "tiny", "--epochs", "1",
-                "--batch-size", "8", "--lr", "1e-3", "--layer-decay", "1", "--output", zip);
+                "--batch-size", "8", "--learning-rate", "1e-3", "--layer-decay", "1", "--output", zip);
             Console.WriteLine(output);
             Assert.AreEqual(0, code, error);
             StringAssert.Contains(output, "MeanIoU");

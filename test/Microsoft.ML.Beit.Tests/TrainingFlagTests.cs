@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 
 namespace Microsoft.ML.Beit.Tests;
 
-/// <summary>Every recipe option of the training options has a flag of the same name, in kebab case, on its verb.</summary>
+/// <summary>Every option of the training, featurizer, ONNX export and tokenizer options has a flag of the same name, in kebab case, on its verb.</summary>
 [TestClass]
 public sealed partial class TrainingFlagTests
 {
@@ -18,7 +18,7 @@ public sealed partial class TrainingFlagTests
         "Model", "ValidationSet", "Progress", "CancellationToken", "ReturnModelWhenCancelled", "Betas", "Epsilon", "NonFiniteLoss",
         "CheckpointEverySteps", "LabelColumnName", "ImageColumnName", "ScoreColumnName", "PredictedLabelColumnName", "Preprocessor",
         "InvalidImage", "Backend", "MixupSwitchProbability", "ClassNames", "PredictedMaskColumnName", "IgnoreIndex", "ScaleRange",
-        "OutIndices", "Tokenizer", "OutputColumnName", "MinPatchesPerBlock", "HuggingFaceOutputDirectory", "FeaturizerBatchSize",
+        "OutIndices", "Tokenizer", "OutputColumnName", "MinPatchesPerBlock", "FeaturizerBatchSize",
         "TrainTime", "ValidationSetFraction",
     ];
 
@@ -26,6 +26,9 @@ public sealed partial class TrainingFlagTests
     [DataRow(typeof(BeitFinetuneOptions), "finetune")]
     [DataRow(typeof(BeitSegmentationOptions), "segment train")]
     [DataRow(typeof(BeitPretrainOptions), "pretrain")]
+    [DataRow(typeof(BeitFeaturizerOptions), "featurize")]
+    [DataRow(typeof(Onnx.BeitOnnxExportOptions), "export-onnx")]
+    [DataRow(typeof(Pretraining.DiscreteVaeOptions), "tokenizer train")]
     public void EveryOptionHasAFlagOfItsName(Type options, string verb)
     {
         var (code, help, error) = BeitToolTests.Beit([.. verb.Split(' '), "--help"]);

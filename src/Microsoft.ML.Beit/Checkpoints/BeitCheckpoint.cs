@@ -33,7 +33,7 @@ public sealed class BeitCheckpointOptions
     /// <summary>An explicit config; it overrides a config.json beside or inside the checkpoint. Default none.</summary>
     public BeitConfig? Config { get; init; }
 
-    /// <summary>A config.json to read (the tool's <c>--config</c>). Default none.</summary>
+    /// <summary>A config.json to read (the tool's <c>--config-path</c>). Default none.</summary>
     public string? ConfigPath { get; init; }
 
     /// <summary>A preset (<c>tiny</c>, <c>base</c>, <c>large</c>) for what the weights do not determine. Default none.</summary>

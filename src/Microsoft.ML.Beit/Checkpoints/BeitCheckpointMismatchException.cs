@@ -47,7 +47,7 @@ public sealed class BeitCheckpointMismatchException : InvalidOperationException
         List("Missing keys", missing);
         List("Unexpected keys", unexpected);
         List("Mis-shaped keys", misshaped);
-        text.Append("\nCheck that the config (config.json, --config or preset) matches the checkpoint.");
+        text.Append("\nCheck that the config (config.json, ConfigPath or --config-path, or the preset) matches the checkpoint.");
         return text.ToString();
     }
 }

@@ -107,7 +107,7 @@ internal static partial class BeitConfigInference
         if (unknown.Count > 0)
             throw new InvalidDataException(
                 $"{source}: the weights do not determine {string.Join(" or ", unknown)}. " +
-                $"Put a config.json beside the checkpoint, pass a config (--config) or name a preset ({string.Join(", ", BeitConfig.PresetNames)}).");
+                $"Put a config.json beside the checkpoint, pass one (ConfigPath, or --config-path with the tool) or name a preset ({string.Join(", ", BeitConfig.PresetNames)}).");
         config.Validate(source);
         return config;
     }
