@@ -26,8 +26,8 @@ internal static class FeaturizeCommand
         var images = new Option<string?>("--images") { Description = "Folder of images (searched recursively); or give --manifest." };
         var output = new Option<string>("--output")
         {
-            Description = "File to write: .csv (path, then one column per feature) or .parquet (columns path and features, a list of float; " +
-                "model, pooling, layer and feature size in the file's metadata). With --shard, the folder for the part files.",
+            Description = "File to write: .parquet (columns path and features, a list of float; model, pooling, layer and feature size " +
+                "in the file's metadata), or CSV for any other name (path, then one column per feature). With --shard, the folder for the part files.",
             DefaultValueFactory = _ => "features.csv",
         };
         var pooling = new Option<BeitPooling>("--pooling") { Description = "Mean, Cls, Tokens (every patch token) or ClsAttention (the CLS token's attention to every patch, per head).", DefaultValueFactory = _ => BeitPooling.Mean };
@@ -86,8 +86,6 @@ internal static class FeaturizeCommand
                     return;
                 }
             }
-            else if (total > 0 && !outputPath.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) && !outputPath.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase))
-                throw new ArgumentException($"--output '{outputPath}' should end in .csv or .parquet (or name a folder, with --shard).");
 
             var (transformer, inputColumn, featureColumn) = featurizerZip
                 ? FromModelZip(ml, modelPath, parse.GetValue(backend), parse.GetValue(device)!)
@@ -113,8 +111,9 @@ internal static class FeaturizeCommand
                 var data = ml.Data.LoadFromEnumerable(files.Select(f => new ImageFile { Path = f }));
                 var renamed = inputColumn == "Path" ? data : ml.Transforms.CopyColumns(inputColumn, "Path").Fit(data).Transform(data);
                 var scored = transformer.Transform(renamed);
-                if (outputPath.EndsWith(".csv", StringComparison.OrdinalIgnoreCase)) Write(scored, featureColumn, outputPath, files.Count);
-                else ParquetFeatureOutput.Write(ml, scored, featureColumn, outputPath, files.Count, metadata);
+                // Parquet for a .parquet file and every shard's part; CSV for any other name, as before Parquet was there.
+                if (outputPath.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)) ParquetFeatureOutput.Write(ml, scored, featureColumn, outputPath, files.Count, metadata);
+                else Write(scored, featureColumn, outputPath, files.Count);
             }
             finally
             {
