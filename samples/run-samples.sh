@@ -13,7 +13,7 @@ TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/beit-samples-run.XXXXXX") || exit 1
 export TMPDIR
 trap 'rm -rf "$TMPDIR"' EXIT
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(Featurize Finetune Segment Pretrain OnnxExport)
+[ ${#names[@]} -eq 0 ] && names=(Featurize Finetune Segment Pretrain OnnxExport ScaleOut)
 mkdir -p artifacts/samples
 if ! dotnet build samples/Samples.sln -nologo -v q > artifacts/samples/build.log 2>&1; then
   grep -E ' error ' artifacts/samples/build.log | sort -u | head -20

@@ -103,4 +103,32 @@ public static class BeitCatalog
         var converted = steps.Select(t => t is BeitImageTransformer { Backend: BeitBackend.TorchSharp } b ? b.ToOnnxBackend(device, threads) : t).ToArray();
         return MLNetInternals.WithSteps(steps, converted);
     }
+
+    /// <summary>
+    /// Writes image features to <paramref name="stream"/> as a Parquet file with two columns: <c>path</c> (string, from the text
+    /// column <paramref name="pathColumnName"/>) and <c>features</c> (a list of float, from the float vector column
+    /// <paramref name="featuresColumnName"/>, such as <c>BeitFeaturize</c>'s output), one row per row of <paramref name="data"/>, in
+    /// order. Rows stream through in row groups of about 32 MB, so memory does not grow with the row count.
+    /// <paramref name="metadata"/> goes into the file's key-value metadata (the <c>beit</c> tool writes <c>beit.model</c>,
+    /// <c>beit.pooling</c>, <c>beit.layer</c>, <c>beit.normalize_l2</c>); <c>beit.feature_size</c> is added when every vector has
+    /// the same length. DuckDB, pyarrow/pandas and Spark read the file.
+    /// </summary>
+    /// <param name="catalog">ML.NET's data operations (<c>mlContext.Data</c>).</param>
+    /// <param name="data">The rows to write, for example the output of a fitted <c>BeitFeaturize</c>.</param>
+    /// <param name="stream">A writable, seekable stream (a <see cref="FileStream"/>); it is left open.</param>
+    /// <param name="featuresColumnName">The float vector column. Default <c>Features</c>.</param>
+    /// <param name="pathColumnName">The text column written as <c>path</c>. Default <c>Path</c>.</param>
+    /// <param name="metadata">Key-value pairs for the file's metadata; null for none.</param>
+    /// <param name="progress">Told the number of rows written so far after each row; null for none.</param>
+    /// <returns>The number of rows written.</returns>
+    /// <exception cref="ArgumentException">A column is missing or of another type, or the stream cannot be written or sought.</exception>
+    public static long SaveFeaturesAsParquet(this DataOperationsCatalog catalog, IDataView data, Stream stream,
+        string featuresColumnName = "Features", string pathColumnName = "Path", IReadOnlyDictionary<string, string>? metadata = null,
+        IProgress<long>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(stream);
+        return Featurization.FeatureParquetWriter.Write(data, stream, featuresColumnName, pathColumnName, metadata, progress);
+    }
 }

@@ -186,4 +186,18 @@ internal static class DocSnippets
         ITransformer deployed = ml.Model.ToOnnxBackend(model, device: "cpu");
         ml.Model.Save(deployed, data.Schema, "deployed.zip");
     }
+
+    /// <summary>docs/scale-out.md: "From C#".</summary>
+    static void FeaturesToParquet()
+    {
+        var ml = new MLContext(seed: 1);
+        var photos = ml.Data.LoadFromEnumerable(Directory.GetFiles("photos").Select(p => new { Path = p }));
+        using var featurizer = ml.Transforms.BeitFeaturize("Features", "Path", new BeitFeaturizerOptions
+        {
+            Model = BeitModelSource.FromDirectory("beit-base-patch16-224-pt22k"),
+        }).Fit(photos);
+        using (var stream = File.Create("features.parquet"))
+            ml.Data.SaveFeaturesAsParquet(featurizer.Transform(photos), stream, featuresColumnName: "Features", pathColumnName: "Path",
+                metadata: new Dictionary<string, string> { ["beit.model"] = "beit-base-patch16-224-pt22k", ["beit.pooling"] = featurizer.Pooling.ToString() });
+    }
 }

@@ -45,6 +45,15 @@ public sealed class BeitFeaturizerTransformer : BeitImageTransformer
     /// <summary>The preprocessing applied to each image.</summary>
     public BeitPreprocessorConfig Preprocessor => Engine.Processor.Config;
 
+    /// <summary>How tokens become each vector (<see cref="BeitFeaturizerOptions.Pooling"/>).</summary>
+    public BeitPooling Pooling => Engine.Pooling;
+
+    /// <summary>The hidden state pooled, as <see cref="BeitFeaturizerOptions.Layer"/> gave it: 0 the embeddings, k block k, negative from the end.</summary>
+    public int Layer => Engine.LayerOption;
+
+    /// <summary>Whether every vector is scaled to unit length (<see cref="BeitFeaturizerOptions.NormalizeL2"/>).</summary>
+    public bool NormalizeL2 => Engine.NormalizeL2;
+
     internal int? Threads { get; }
     internal IBeitFeaturizerEngine Engine { get; }
 
