@@ -29,6 +29,10 @@ internal sealed class TrainingFlags
     public readonly Option<int> Seed = new("--seed") { Description = "Seed of the initial weights, the shuffling and the augmentations.", DefaultValueFactory = _ => 1 };
     public readonly Option<string?> Checkpoints = new Option<string?>("--checkpoint-directory") { Description = "Folder for training checkpoints (resume with --resume-from)." }.Formerly("--checkpoints");
     public readonly Option<string?> Resume = new Option<string?>("--resume-from") { Description = "Checkpoint folder to resume an interrupted run from." }.Formerly("--resume");
+    public readonly Option<string?> LogDirectory = new("--log-directory", "--logdir")
+    {
+        Description = "Folder for TensorBoard event files: loss, learning rate, images/s per step, validation metric per epoch.",
+    };
 
     public readonly Option<double?> TrainTime = new("--train-time")
     {
@@ -56,7 +60,7 @@ internal sealed class TrainingFlags
     public void AddTo(Command command)
     {
         foreach (var option in new Option[] { Recipe, Epochs, BatchSize, AccumulationSteps, LearningRate, MinLearningRate, WarmupEpochs, WeightDecay,
-                     LayerDecay, DropPath, ClipGradient, EarlyStoppingPatience, Device, Threads, Seed, Checkpoints, Resume })
+                     LayerDecay, DropPath, ClipGradient, EarlyStoppingPatience, Device, Threads, Seed, Checkpoints, Resume, LogDirectory })
             command.Options.Add(option);
         if (!_search) return;
         command.Options.Add(TrainTime);
@@ -83,6 +87,7 @@ internal sealed class TrainingFlags
         options.Seed = parse.GetValue(Seed);
         options.CheckpointDirectory = parse.GetValue(Checkpoints);
         options.ResumeFrom = parse.GetValue(Resume);
+        options.LogDirectory = parse.GetValue(LogDirectory);
         if (_search)
         {
             options.TrainTime = parse.GetValue(TrainTime) is double seconds ? TimeSpan.FromSeconds(seconds) : null;

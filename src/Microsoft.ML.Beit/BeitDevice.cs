@@ -1,3 +1,4 @@
+using Microsoft.ML.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -5,7 +6,8 @@ namespace Microsoft.ML.Beit;
 
 /// <summary>
 /// The one place that turns a user's device choice into a TorchSharp device:
-/// <c>auto</c> (CUDA when available, else CPU), <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.
+/// <c>auto</c> (CUDA when available, else CPU), <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>. With <c>auto</c>, an MLContext whose
+/// <see cref="MLContext.GpuDeviceId"/> is set decides, as ML.NET's own TorchSharp trainers do.
 /// </summary>
 public static class BeitDevice
 {
@@ -29,6 +31,35 @@ public static class BeitDevice
         {
             return "cpu";
         }
+    }
+
+    /// <summary>
+    /// The device a trainer or featurizer built by <paramref name="env"/> runs on: <paramref name="device"/> itself unless it
+    /// is <c>auto</c>. For <c>auto</c> the MLContext decides as in ML.NET's TorchSharp trainers: with
+    /// <see cref="MLContext.GpuDeviceId"/> N set, <c>cuda:N</c>; when that device is not there, an error, or with
+    /// <see cref="MLContext.FallbackToCpu"/> a warning in the MLContext's log and <c>cpu</c>. Without a GPU id it stays
+    /// <c>auto</c> (CUDA when available, else CPU).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The MLContext asks for a CUDA device that is not there and does not allow falling back to the CPU.</exception>
+    internal static string ForContext(string? device, IHostEnvironment env)
+    {
+        string spec = string.IsNullOrWhiteSpace(device) ? "auto" : device.Trim().ToLowerInvariant();
+        if (spec != "auto") return device!;
+        var (gpu, fallbackToCpu) = MLNetInternals.GpuChoice(env);
+        if (gpu is not int index) return "auto";
+        if (index < 0)
+            throw new InvalidOperationException($"MLContext.GpuDeviceId is {index}; set it to a CUDA device index (0 for the first GPU), or to null for the default device.");
+        string? missing = !cuda.is_available()
+            ? "TorchSharp found no CUDA device (the application has the CPU build of LibTorch, or no NVIDIA GPU and driver)"
+            : index >= cuda.device_count() ? $"this machine has {cuda.device_count()} CUDA device(s)" : null;
+        if (missing is null) return $"cuda:{index}";
+        if (!fallbackToCpu)
+            throw new InvalidOperationException(
+                $"MLContext.GpuDeviceId is {index}, but {missing}. Set MLContext.FallbackToCpu = true to run on the CPU instead, " +
+                "set the options' Device to 'cpu', or build with -p:TorchBackend=cuda on a machine with an NVIDIA GPU and driver.");
+        using var channel = env.Start(nameof(BeitDevice));
+        channel.Warning($"MLContext.GpuDeviceId is {index}, but {missing}; MLContext.FallbackToCpu is set, so this runs on the CPU.");
+        return "cpu";
     }
 
     /// <summary>

@@ -4,7 +4,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 
 // The one place that opens ML.NET's internals (see eng/MLNetInternals.targets): model-zip persistence needs
-// ModelSaveContext/ModelLoadContext members, VersionInfo and LoadableClassAttribute, which ML.NET 5 keeps internal.
+// ModelSaveContext/ModelLoadContext members, VersionInfo and LoadableClassAttribute, which ML.NET keeps internal.
 // The runtime honours IgnoresAccessChecksTo for these assemblies. Nothing else in the library names those types: the
 // transformers see a BeitZipFormat, a BeitZipReader and their typed settings (Scoring/BeitZipSettings.cs).
 [assembly: System.Runtime.CompilerServices.IgnoresAccessChecksTo("Microsoft.ML.Core")]
@@ -68,8 +68,8 @@ namespace Microsoft.ML.Beit
     }
 
     /// <summary>
-    /// The internal ML.NET members the library uses, each wrapped once: model-zip persistence, a catalog's environment,
-    /// schema-shape columns and score annotations, transformer-chain scopes. Channel messages need no internals (see
+    /// The internal ML.NET members the library uses, each wrapped once: model-zip persistence, a catalog's environment and
+    /// its GPU settings, schema-shape columns and score annotations, transformer-chain scopes. Channel messages need no internals (see
     /// <see cref="ChannelMessages"/>).
     /// </summary>
     internal static class MLNetInternals
@@ -96,6 +96,14 @@ namespace Microsoft.ML.Beit
 
         /// <inheritdoc cref="Environment(TransformsCatalog)"/>
         public static IHostEnvironment Environment(MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog) => CatalogUtils.GetEnvironment(catalog);
+
+        /// <summary>
+        /// <see cref="MLContext.GpuDeviceId"/> and <see cref="MLContext.FallbackToCpu"/> as they reach a component: ML.NET hands
+        /// components the context (or a host registered on it) as an <see cref="IHostEnvironment"/>, and keeps the interface
+        /// that carries both internal. An environment that is not ML.NET's own carries neither: no GPU asked for.
+        /// </summary>
+        public static (int? GpuDeviceId, bool FallbackToCpu) GpuChoice(IHostEnvironment env) =>
+            env is IHostEnvironmentInternal context ? (context.GpuDeviceId, context.FallbackToCpu) : (null, false);
 
         /// <summary>A column of an estimator's output schema shape (ML.NET keeps the constructor internal).</summary>
         public static SchemaShape.Column Column(string name, SchemaShape.Column.VectorKind kind, DataViewType itemType, bool isKey = false, SchemaShape? annotations = null) =>

@@ -29,13 +29,18 @@ public sealed class FinetuneToolTests
 
             string generated = Path.Combine(folder, "consumer");
             var (code, output, error) = BeitToolTests.Beit("finetune", "--data", train, "--validation", test, "--model", "tiny", "--epochs", "2",
-                "--batch-size", "16", "--warmup-epochs", "1", "--layer-decay", "1", "--output", zip, "--device", "cpu", "--generate-code", generated);
+                "--batch-size", "16", "--warmup-epochs", "1", "--layer-decay", "1", "--output", zip, "--device", "cpu", "--generate-code", generated,
+                "--logdir", Path.Combine(folder, "logs"));
             Console.WriteLine(output);
             Assert.AreEqual(0, code, error);
             StringAssert.Contains(output, "Accuracy ");
             StringAssert.Contains(output, "Confusion table");
             Assert.IsTrue(File.Exists(zip));
             Assert.IsTrue(File.Exists(Path.Combine(generated, "Program.cs")));
+            // 120 images in batches of 16 for two epochs: 16 steps, validated twice.
+            var curves = TensorBoardEvents.Scalars(Path.Combine(folder, "logs"));
+            Assert.HasCount(16, curves["train/loss"], "--logdir writes TensorBoard curves");
+            Assert.HasCount(2, curves["validation/metric"]);
 
             (code, output, error) = BeitToolTests.Beit("evaluate", "--model", zip, "--data", test);
             Assert.AreEqual(0, code, error);
@@ -106,13 +111,8 @@ public sealed class FinetuneToolTests
                 "--output", zip, "--device", "cpu", "--generate-code", generated);
             Assert.AreEqual(0, code, error);
 
-            // The library as a package, as built for these tests. No build servers: they would outlive the test holding its output pipes.
-            string packages = Path.Combine(folder, "packages");
-            var (packCode, packOutput) = Run("dotnet", "pack", Path.Combine(root, "src", "Microsoft.ML.Beit", "Microsoft.ML.Beit.csproj"), "-c", Configuration,
-                "--no-build", "-o", packages, "-v", "q", "-nologo", "-nodeReuse:false", "-p:UseSharedCompilation=false");
-            Assert.AreEqual(0, packCode, packOutput);
-            string package = Path.GetFileName(Directory.GetFiles(packages, "Microsoft.ML.Beit.*.nupkg").Single());
-            string version = package["Microsoft.ML.Beit.".Length..^".nupkg".Length];
+            // The library as a package, as built for these tests (one pack shared with the other package tests).
+            string packages = PackedLibrary.Packages, version = PackedLibrary.Version;
 
             string project = File.ReadAllText(Path.Combine(generated, "BeitModelConsumer.csproj"));
             Console.WriteLine(project);
@@ -134,17 +134,9 @@ public sealed class FinetuneToolTests
             Assert.AreEqual(0, sourceCode, sourceOutput);
             StringAssert.Contains(File.ReadAllText(Path.Combine(generated, "nuget.config")), packages);
 
-            // Offline: the sources are the packed library and the machine's NuGet cache as a folder feed, without any
-            // Microsoft.ML.Beit it holds (an older pack of the same version would hide this one); packages restore into a
-            // folder of this test's own.
-            string cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } configured ? configured
-                : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-            string others = Path.Combine(folder, "cache-without-beit");
-            Directory.CreateDirectory(others);
-            foreach (var id in Directory.GetDirectories(cache).Where(d => !Path.GetFileName(d).Equals("microsoft.ml.beit", StringComparison.OrdinalIgnoreCase)))
-                Directory.CreateSymbolicLink(Path.Combine(others, Path.GetFileName(id)), id);
-            var (buildCode, buildOutput) = Run("dotnet", "build", generated, "-v", "q", "-nologo", "-nodeReuse:false", "-p:UseSharedCompilation=false",
-                $"-p:RestoreSources={packages}%3B{others}", $"-p:RestoreFallbackFolders={others}", $"-p:RestorePackagesPath={Path.Combine(folder, "restored")}");
+            // Offline: the packed library and the machine's NuGet cache; packages restore into a folder of this test's own.
+            var (buildCode, buildOutput) = Run("dotnet", ["build", generated, "-v", "q", "-nologo", "-nodeReuse:false", "-p:UseSharedCompilation=false",
+                .. PackedLibrary.OfflineRestore(Path.Combine(folder, "restored"))]);
             Assert.AreEqual(0, buildCode, buildOutput);
             Assert.IsTrue(Directory.Exists(Path.Combine(folder, "restored", "microsoft.ml.beit", version)), "Microsoft.ML.Beit came from the packed package");
 
@@ -160,13 +152,6 @@ public sealed class FinetuneToolTests
             Directory.Delete(folder, recursive: true);
         }
     }
-
-    /// <summary>The configuration these tests (and so the library) were built in.</summary>
-#if DEBUG
-    const string Configuration = "Debug";
-#else
-    const string Configuration = "Release";
-#endif
 
     static (int Code, string Output) Run(string file, params string[] arguments)
     {

@@ -12,7 +12,7 @@ public sealed class MLNetInternalsTests
     [
         "ModelLoadContext", "VersionInfo", "LoadableClass", "SignatureLoadModel", "CatalogUtils", "AnnotationUtils", "TryFindColumn",
         "GetTypeString", "ITransformerChainAccessor", "CheckAtModel", "SaveBinaryStream", "TryLoadBinaryStream", "AddSlotNames", "AddKeyValues",
-        "new SchemaShape.Column(", "MessageSensitivity",
+        "new SchemaShape.Column(", "MessageSensitivity", "IHostEnvironmentInternal",
     ];
 
     [TestMethod]

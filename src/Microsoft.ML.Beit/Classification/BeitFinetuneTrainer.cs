@@ -54,6 +54,7 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
     {
         // The recipe fills a copy: the caller's options stay as given, so that they can train again on other data.
         var o = (BeitFinetuneOptions)options.CloneOptions();
+        o.Device = BeitDevice.ForContext(o.Device, _host);
         ImageColumn.Find(input.Schema, o.ImageColumnName);
         var labels = LabelNames(input.Schema, o.LabelColumnName);
         if (o.ValidationSet is not null)

@@ -31,14 +31,15 @@ public sealed class BeitFeaturizerEstimator : IEstimator<BeitFeaturizerTransform
     public BeitFeaturizerTransformer Fit(IDataView input)
     {
         ImageColumn.Find(input.Schema, _inputColumnName);
+        string device = BeitDevice.ForContext(_options.Device, _env);
         using var checkpoint = _options.Model!.Load();
         var preprocessor = _options.Preprocessor ?? _options.Model.FindPreprocessorConfig()
             ?? Preprocessing.BeitPreprocessorConfig.Pt22k(checkpoint.Config.ImageSize);
         if (_options.Threads is int threads) TorchSharp.torch.set_num_threads(threads);
-        var engine = new BeitFeaturizerEngine(checkpoint, _options.Pooling, _options.Layer, _options.NormalizeL2, preprocessor, _options.Device);
+        var engine = new BeitFeaturizerEngine(checkpoint, _options.Pooling, _options.Layer, _options.NormalizeL2, preprocessor, device);
         var featurizer = new BeitFeaturizerTransformer(_env, _outputColumnName, _inputColumnName, engine, _options.BatchSize, _options.InvalidImage, _options.Threads);
         if (_options.Backend == BeitBackend.TorchSharp) return featurizer;
-        using (featurizer) return featurizer.ToOnnxBackend(_options.Device, _options.Threads);
+        using (featurizer) return featurizer.ToOnnxBackend(device, _options.Threads);
     }
 
     /// <summary>The input columns plus a known-size float vector column (its size is known once the model is loaded, at fit time).</summary>

@@ -54,7 +54,11 @@ public sealed class BeitFeaturizerOptions
     /// <summary>Images per forward pass; about 8 is fastest per image on a CPU. Default 8.</summary>
     public int BatchSize { get; set; } = 8;
 
-    /// <summary>Device: <c>auto</c> (CUDA when available), <c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>. Default <c>auto</c>.</summary>
+    /// <summary>
+    /// Device: <c>auto</c>, <c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>. With <c>auto</c>, <see cref="MLContext.GpuDeviceId"/> and
+    /// <see cref="MLContext.FallbackToCpu"/> decide when the GPU id is set (<c>cuda:N</c>, or an error when that device is not
+    /// there unless falling back to the CPU is allowed); otherwise CUDA when available, else the CPU. Default <c>auto</c>.
+    /// </summary>
     public string Device { get; set; } = "auto";
 
     /// <summary>LibTorch intra-op threads; null leaves LibTorch's default (all cores). Default null.</summary>

@@ -38,6 +38,7 @@ public sealed class BeitPretrainEstimator : IEstimator<BeitFeaturizerTransformer
     {
         // The recipe fills a copy: the caller's options stay as given.
         var o = (BeitPretrainOptions)_options.CloneOptions();
+        o.Device = BeitDevice.ForContext(o.Device, _host);
         var tokenizer = o.Tokenizer!;
         ImageColumn.Find(input.Schema, o.ImageColumnName);
         if (o.ValidationSet is not null) ImageColumn.Find(o.ValidationSet.Schema, o.ImageColumnName);
@@ -157,7 +158,7 @@ public sealed class BeitPretrainEstimator : IEstimator<BeitFeaturizerTransformer
                 File.WriteAllText(Path.Combine(directory, "preprocessor_config.json"), preprocessor.ToJson());
                 channel.Info($"wrote the Hugging Face BeitForMaskedImageModeling checkpoint to {directory}");
             }
-            return Featurizer(model, preprocessor, recipe.Describe());
+            return Featurizer(model, preprocessor, recipe.Describe(), o.Device);
         }
         finally
         {
@@ -165,14 +166,14 @@ public sealed class BeitPretrainEstimator : IEstimator<BeitFeaturizerTransformer
         }
     }
 
-    BeitFeaturizerTransformer Featurizer(BeitForMaskedImageModeling model, BeitPreprocessorConfig preprocessor, string recipe)
+    BeitFeaturizerTransformer Featurizer(BeitForMaskedImageModeling model, BeitPreprocessorConfig preprocessor, string recipe, string device)
     {
         Dictionary<string, Tensor> weights;
         // Only the copies leave this scope; the featurizer's model must be built outside any scope, or the scope would free its parameters.
         using (NewDisposeScope())
             weights = model.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().cpu().clone().DetachFromDisposeScope());
         using var checkpoint = BeitCheckpoint.FromWeights("the pretrained model", model.Config.Clone(), BeitArchitecture.MaskedImageModeling, weights);
-        var engine = new BeitFeaturizerEngine(checkpoint, BeitPooling.Mean, -1, normalizeL2: false, preprocessor, _options.Device);
+        var engine = new BeitFeaturizerEngine(checkpoint, BeitPooling.Mean, -1, normalizeL2: false, preprocessor, device);
         return new BeitFeaturizerTransformer(_host, _options.OutputColumnName, _options.ImageColumnName, engine, _options.FeaturizerBatchSize,
             BeitInvalidImageHandling.Throw, _options.Threads) { TrainingRecipe = recipe };
     }

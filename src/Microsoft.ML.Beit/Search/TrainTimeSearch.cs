@@ -306,6 +306,7 @@ internal sealed class TrainTimeSearch<TModel>(BeitTrainingOptions options, IRead
         o.Seed = seed;
         o.QuietRecipe = quiet;
         o.CheckpointDirectory = checkpoints;
+        o.LogDirectory = options.LogDirectory is { } logs ? Path.Combine(logs, $"candidate-{candidate}") : null;
         o.ResumeFrom = checkpoints is not null && File.Exists(Path.Combine(checkpoints, "latest")) ? checkpoints : null;
         o.CancellationToken = token;
         o.ReturnModelWhenCancelled = true;

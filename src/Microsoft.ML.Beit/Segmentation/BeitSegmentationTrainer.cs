@@ -52,6 +52,7 @@ public sealed class BeitSegmentationTrainer : IEstimator<BeitSemanticSegmentatio
     {
         // The recipe fills a copy: the caller's options stay as given.
         var o = (BeitSegmentationOptions)options.CloneOptions();
+        o.Device = BeitDevice.ForContext(o.Device, _host);
         var reader = new SegmentedImageReader(o.ImageColumnName, o.LabelColumnName, "training data");
         var validationReader = new SegmentedImageReader(o.ImageColumnName, o.LabelColumnName, "validation set");
         reader.CheckSchema(input.Schema);

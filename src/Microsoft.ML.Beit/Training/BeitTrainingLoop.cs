@@ -42,7 +42,7 @@ internal sealed class TrainingTask
 /// The one training loop every BEiT trainer shares: AdamW (<see cref="BeitAdamW"/>) over layer-decayed parameter groups, warmup + cosine
 /// schedule per optimizer step, gradient accumulation and clipping, seeded randomness per micro-batch (so a resumed
 /// run repeats an uninterrupted one on the CPU), validation with early stopping and restore of the best weights,
-/// atomic checkpoints, cancellation and progress.
+/// atomic checkpoints, cancellation, progress and TensorBoard curves.
 /// </summary>
 internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module model, int numLayers, int seed, IChannel channel)
 {
@@ -56,6 +56,8 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
     double WarmupEpochs => options.WarmupEpochs ?? throw Unfilled(nameof(WarmupEpochs));
 
     static InvalidOperationException Unfilled(string option) => new($"The training recipe left {option} unset.");
+
+    readonly TensorBoardLog? _log = options.LogDirectory is { } logs ? new TensorBoardLog(logs) : null;
 
     sealed record LoopState(int Epoch, int BatchInEpoch, int Step, double? BestMetric, int EpochsWithoutImprovement, double? LastMetric,
         int Seed, int BatchSize, int AccumulationSteps);
@@ -198,6 +200,7 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
                     EpochsWithoutImprovement = improved ? 0 : state.EpochsWithoutImprovement + 1,
                 };
                 channel.Info($"epoch {epoch + 1}/{Epochs}: validation {metric:F4}{(improved ? " (best)" : "")}");
+                _log?.Validation(state.Step, metric);
                 Report(epoch, state.Step, totalSteps, double.NaN, schedule(Math.Max(state.Step - 1, 0)), 0, metric, clock, state.Step - startStep);
             }
             SaveCheckpoint(state, optimizer, best);
@@ -234,6 +237,7 @@ internal sealed class BeitTrainingLoop(BeitTrainingOptions options, nn.Module mo
             TrainingMetric = trainingMetric,
         };
         options.Progress?.Report(progress);
+        if (double.IsFinite(loss)) _log?.Step(step, loss, lr, imagesPerSecond, trainingMetric);
         if (double.IsFinite(loss) && (step % 10 == 0 || step == totalSteps))
             channel.Trace($"epoch {epoch + 1} step {step}/{totalSteps} loss {loss:F4}{(trainingMetric is double m ? $" metric {m:F4}" : "")} lr {lr:E2} {imagesPerSecond:F1} images/s");
     }

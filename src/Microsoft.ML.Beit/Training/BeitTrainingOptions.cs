@@ -58,7 +58,11 @@ public abstract class BeitTrainingOptions
     /// <summary>Clip the gradient norm to this; null for no clipping. Default null (unilm fine-tuning does not clip).</summary>
     public double? ClipGradient { get; set; }
 
-    /// <summary>Device: <c>auto</c>, <c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>. Default <c>auto</c>.</summary>
+    /// <summary>
+    /// Device: <c>auto</c>, <c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>. With <c>auto</c>, <see cref="MLContext.GpuDeviceId"/> and
+    /// <see cref="MLContext.FallbackToCpu"/> decide when the GPU id is set (<c>cuda:N</c>, or an error when that device is not
+    /// there unless falling back to the CPU is allowed); otherwise CUDA when available, else the CPU. Default <c>auto</c>.
+    /// </summary>
     public string Device { get; set; } = "auto";
 
     /// <summary>Seed of shuffling, augmentation, stochastic depth and new weights; null takes the MLContext's seed. Default null.</summary>
@@ -113,6 +117,15 @@ public abstract class BeitTrainingOptions
     /// without validation data. Default false.
     /// </summary>
     public bool ReturnModelWhenCancelled { get; set; }
+
+    /// <summary>
+    /// Folder for TensorBoard event files (<c>tensorboard --logdir</c> shows them): the training loss, the learning rate and
+    /// images per second after every optimizer step (<c>train/loss</c>, <c>train/learning_rate</c>,
+    /// <c>train/images_per_second</c>, and <c>train/metric</c> where the trainer has a training metric), and the validation
+    /// metric after every epoch (<c>validation/metric</c>), each at its optimizer step. The folder is created; a resumed run
+    /// adds a file to it; with <see cref="TrainTime"/> each candidate writes to a subfolder of its own. Null writes none. Default null.
+    /// </summary>
+    public string? LogDirectory { get; set; }
 
     /// <summary>Receives progress after every optimizer step and validation. Default none.</summary>
     public IProgress<BeitTrainingProgress>? Progress { get; set; }
