@@ -1,3 +1,4 @@
+using Microsoft.ML.Beit.Onnx;
 using Microsoft.ML.Beit.Scoring;
 using Microsoft.ML.Runtime;
 
@@ -91,16 +92,18 @@ public static class BeitCatalog
     /// <param name="model">A fitted model or pipeline.</param>
     /// <param name="device"><c>cpu</c>, <c>cuda</c>/<c>cuda:N</c> (needs Microsoft.ML.OnnxRuntime.Gpu in the application) or <c>auto</c>.</param>
     /// <param name="threads">ONNX Runtime intra-op threads; null for its default.</param>
+    /// <param name="quantization"><see cref="BeitOnnxQuantization.Int8Dynamic"/>: int8 linear layers (see <see cref="BeitOnnxQuantization"/>). Default none.</param>
     /// <exception cref="ArgumentException">The model holds no BEiT transformer.</exception>
     /// <exception cref="NotSupportedException">A BEiT transformer has no ONNX export (for example a model whose <c>hidden_act</c> has no ONNX operator).</exception>
-    public static ITransformer ToOnnxBackend(this ModelOperationsCatalog catalog, ITransformer model, string device = "auto", int? threads = null)
+    public static ITransformer ToOnnxBackend(this ModelOperationsCatalog catalog, ITransformer model, string device = "auto", int? threads = null,
+        BeitOnnxQuantization quantization = BeitOnnxQuantization.None)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(model);
-        if (model is BeitImageTransformer beit) return beit.Backend == BeitBackend.Onnx ? beit : beit.ToOnnxBackend(device, threads);
+        if (model is BeitImageTransformer beit) return beit.Backend == BeitBackend.Onnx ? beit : beit.ToOnnxBackend(device, threads, quantization);
         if (model is not IEnumerable<ITransformer> steps || !steps.Any(t => t is BeitImageTransformer))
             throw new ArgumentException("The model holds no BEiT transformer to move to ONNX Runtime.", nameof(model));
-        var converted = steps.Select(t => t is BeitImageTransformer { Backend: BeitBackend.TorchSharp } b ? b.ToOnnxBackend(device, threads) : t).ToArray();
+        var converted = steps.Select(t => t is BeitImageTransformer { Backend: BeitBackend.TorchSharp } b ? b.ToOnnxBackend(device, threads, quantization) : t).ToArray();
         return MLNetInternals.WithSteps(steps, converted);
     }
 }
