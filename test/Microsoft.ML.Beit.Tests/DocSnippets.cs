@@ -186,4 +186,12 @@ internal static class DocSnippets
         ITransformer deployed = ml.Model.ToOnnxBackend(model, device: "cpu");
         ml.Model.Save(deployed, data.Schema, "deployed.zip");
     }
+
+    /// <summary>docs/onnx-and-deployment.md: int8 quantization.</summary>
+    static void OnnxInt8(MLContext ml, BeitCheckpoint checkpoint, ITransformer model)
+    {
+        BeitOnnxExporter.Export(checkpoint, "beit-int8.onnx", new BeitOnnxExportOptions { Quantization = BeitOnnxQuantization.Int8Dynamic });
+        ITransformer deployedInt8 = ml.Model.ToOnnxBackend(model, device: "cpu", quantization: BeitOnnxQuantization.Int8Dynamic);
+        var int8Options = new BeitFinetuneOptions { /* ... */ Backend = BeitBackend.Onnx, OnnxQuantization = BeitOnnxQuantization.Int8Dynamic };
+    }
 }

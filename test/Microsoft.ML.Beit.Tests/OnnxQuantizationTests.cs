@@ -1,6 +1,7 @@
 using Google.Protobuf;
 using Microsoft.ML.Beit.Modeling;
 using Microsoft.ML.Beit.Onnx;
+using Microsoft.ML.OnnxRuntime;
 using Onnx;
 using static Microsoft.ML.Beit.Tests.OnnxRuntimeScoring;
 using static TorchSharp.torch;
@@ -61,6 +62,18 @@ public sealed class OnnxQuantizationTests
         var cosines = expected.Zip(actual, Cosine).ToArray();
         Console.WriteLine($"int8 vs float32 features, 8 images: cosine min {cosines.Min():F5}, mean {cosines.Average():F5}");
         Assert.IsTrue(cosines.All(c => c >= MinCosine), $"cosine similarities {string.Join(", ", cosines.Select(c => c.ToString("F4")))} below {MinCosine}");
+
+        // Unoptimized, ONNX Runtime runs the standard operators as written (no fusion into its DynamicQuantizeMatMul), as
+        // another ONNX host would: the same features.
+        using (var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL })
+        using (var plain = new InferenceSession(int8.ToByteArray(), options))
+        {
+            var outputs = Run(plain, pixels);
+            double diff = ReferenceData.MaxAbsDiff(outputs[BeitOnnxExporter.Features], tensor(actual.SelectMany(r => r).ToArray(), [8, actual[0].Length]));
+            OnnxRuntimeScoring.Dispose(outputs);
+            Console.WriteLine($"int8 features, standard operators unfused vs fused: max abs diff {diff:E2}");
+            Assert.IsLessThanOrEqualTo(1e-4, diff);
+        }
 
         // The linear weights take a quarter (plus a scale and zero point per column); the rest (conv, norms, biases) is unchanged.
         static long LinearBytes(ModelProto m) => m.Graph.Initializer.Where(t => t.Name.Contains(".weight_t", StringComparison.Ordinal)).Sum(t => (long)t.RawData.Length);

@@ -65,13 +65,14 @@ internal sealed class ThroughputSuite(double gemm, bool peer, int threads, TextW
                 for (int i = 0; i < iterations; i++) Pass();
                 double rate = batch * iterations / clock.Elapsed.TotalSeconds;
                 var torch = Rows.LastOrDefault(r => r.Workload == "forward" && r.Size == size && r.Batch == batch && r.Dtype == "float32");
-                Add(Row(quantization == BeitOnnxQuantization.None ? "forward ONNX Runtime" : "forward ONNX Runtime int8", size, config, batch, ScalarType.Float32, rate, config.ForwardFlopsPerImage()) with
+                Add(Row(quantization == BeitOnnxQuantization.None ? "forward ONNX Runtime" : "forward ONNX int8", size, config, batch, ScalarType.Float32, rate, config.ForwardFlopsPerImage()) with
                 {
+                    Dtype = quantization == BeitOnnxQuantization.None ? "float32" : "int8 dyn",
                     PeerImagesPerSecond = torch?.PeerImagesPerSecond, PeerGemmGflops = torch?.PeerGemmGflops,
                     Note = quantization == BeitOnnxQuantization.None
-                        ? (torch is null ? null : $"{rate / torch.ImagesPerSecond:P0} of TorchSharp's forward")
+                        ? (torch is null ? "" : $"{rate / torch.ImagesPerSecond:P0} of TorchSharp's forward; ") + $"ONNX model {session.ModelBytes.Length / 1e6:F0} MB"
                         : (Rows.LastOrDefault(r => r.Workload == "forward ONNX Runtime" && r.Size == size && r.Batch == batch) is { } float32
-                            ? $"{rate / float32.ImagesPerSecond:P0} of ONNX Runtime float32" : null),
+                            ? $"{rate / float32.ImagesPerSecond:P0} of ONNX Runtime float32" : null) + $"; ONNX model {session.ModelBytes.Length / 1e6:F0} MB",
                 });
             }
     }
