@@ -40,7 +40,7 @@ public sealed class OnnxQuantizationTests
         Console.WriteLine($"int8 graph: {ops.GetValueOrDefault("MatMulInteger")} MatMulInteger, {ops.GetValueOrDefault("DynamicQuantizeLinear")} DynamicQuantizeLinear, " +
             $"{ops.GetValueOrDefault("MatMul")} float MatMul");
         Assert.AreEqual(linears, ops["MatMulInteger"]);
-        Assert.AreEqual(linears, ops["DynamicQuantizeLinear"]);
+        Assert.AreEqual(3 * 4, ops["DynamicQuantizeLinear"], "one per block for query, key and value, one for each other layer");
         Assert.AreEqual(2 * 3, ops["MatMul"], "only attention's two activation-by-activation MatMuls per block stay float");
         Assert.IsFalse(graph.Initializer.Any(t => t.Name.EndsWith(".weight_t", StringComparison.Ordinal)), "no float copy of a linear weight is left");
         Assert.IsTrue(graph.Initializer.Where(t => t.Name.EndsWith(".weight_zero_point", StringComparison.Ordinal))
@@ -82,6 +82,48 @@ public sealed class OnnxQuantizationTests
         Console.WriteLine($"linear weights {floatLinear} -> {int8Linear} bytes ({(double)floatLinear / int8Linear:F2}x); file {floatFile} -> {int8File} bytes");
         Assert.AreEqual(floatLinear / 4, int8Linear, "int8 linear weights are a quarter of the float32 ones");
         Assert.IsLessThan(floatFile, int8File, "the int8 file is smaller");
+    }
+
+    [TestMethod]
+    public void Int8HeadsExportRunAndStayCloseToFloat32()
+    {
+        using var segmenter = TinyModels.Randomize(new BeitForSemanticSegmentation(TinyModels.SegmentationConfig()));
+        using var mim = TinyModels.Randomize(new BeitForMaskedImageModeling(TinyModels.Config(sharedBias: true)));
+        using var pixels = TinyModels.Pixels(batch: 2, seed: 17);
+        foreach (var (name, model) in new (string, nn.Module)[] { ("segmentation", segmenter), ("masked image modeling", mim) })
+        {
+            var float32 = Export(model, BeitOnnxQuantization.None);
+            var int8 = Export(model, BeitOnnxQuantization.Int8Dynamic);
+            Assert.IsTrue(int8.Graph.Node.Any(n => n.OpType == "MatMulInteger"), $"{name}: the backbone is quantized");
+            var expected = Outputs(float32, pixels, BeitOnnxExporter.Logits, 1).SelectMany(r => r).ToArray();
+            var actual = Outputs(int8, pixels, BeitOnnxExporter.Logits, 1).SelectMany(r => r).ToArray();
+            double cosine = Cosine(expected, actual);
+            Console.WriteLine($"{name}: int8 vs float32 logits ({expected.Length} values), cosine {cosine:F5}");
+            Assert.IsGreaterThanOrEqualTo(MinCosine, cosine, name);
+        }
+    }
+
+    [TestMethod]
+    public void OnnxRuntimeFusesEachInt8LayerIntoItsQuantizedMatMulKernels()
+    {
+        using var network = TinyModels.Randomize(new BeitModel(TinyModels.Config()));
+        string directory = TinyModels.TempDirectory();
+        try
+        {
+            string optimized = Path.Combine(directory, "optimized.onnx");
+            using (var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, OptimizedModelFilePath = optimized })
+            using (new InferenceSession(Export(network, BeitOnnxQuantization.Int8Dynamic).ToByteArray(), options)) { }
+            var ops = ModelProto.Parser.ParseFrom(File.ReadAllBytes(optimized)).Graph.Node.GroupBy(n => n.OpType).ToDictionary(g => g.Key, g => g.Count());
+            Console.WriteLine($"after ONNX Runtime's optimizer: {string.Join(", ", ops.OrderBy(p => p.Key).Select(p => $"{p.Key} {p.Value}"))}");
+            // Query, key and value share their quantized input, so they fuse into MatMulIntegerToFloat; the other layers take in their own DynamicQuantizeLinear.
+            Assert.AreEqual(3 * 3, ops.GetValueOrDefault("MatMulIntegerToFloat"));
+            Assert.AreEqual(3 * 3, ops.GetValueOrDefault("DynamicQuantizeMatMul"));
+            Assert.IsFalse(ops.ContainsKey("MatMulInteger") || ops.ContainsKey("Cast"), "nothing of the unfused pattern is left");
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 
     [TestMethod]

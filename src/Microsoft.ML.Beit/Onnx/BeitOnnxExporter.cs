@@ -31,7 +31,7 @@ namespace Microsoft.ML.Beit.Onnx;
 /// <para>The file's metadata holds the config (<c>beit.config</c>), the architecture, the pooling and, when given,
 /// the preprocessing (<c>beit.preprocessor</c>), and for a quantized graph its quantization (<see cref="QuantizationKey"/>).</para>
 /// <para>With <see cref="BeitOnnxExportOptions.Quantization"/> = <see cref="BeitOnnxQuantization.Int8Dynamic"/> the backbone's
-/// linear layers (and the masked-image-modeling head's) hold int8 weights and run as DynamicQuantizeLinear, MatMulInteger,
+/// linear layers hold int8 weights and run as DynamicQuantizeLinear, MatMulInteger,
 /// Cast and Mul, all default-domain operators of the same opset; the inputs and outputs do not change.</para>
 /// </remarks>
 public static class BeitOnnxExporter

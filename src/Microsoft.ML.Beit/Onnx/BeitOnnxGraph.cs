@@ -16,6 +16,8 @@ internal sealed class BeitOnnxGraph
     readonly int _d, _tokens;
     readonly BeitOnnxQuantization _quantization;
     readonly Dictionary<string, string> _constants = new(StringComparer.Ordinal);
+    // The uint8 form (value, scale, zero point) of each value a quantized linear layer reads.
+    readonly Dictionary<string, string[]> _quantizedInputs = new(StringComparer.Ordinal);
 
     public BeitOnnxGraph(OnnxGraphBuilder graph, BeitConfig config, BeitOnnxWeights weights, BeitOnnxQuantization quantization = BeitOnnxQuantization.None)
     {
@@ -140,12 +142,13 @@ internal sealed class BeitOnnxGraph
 
     /// <summary>
     /// x W^T + b for a [out, in] weight: a MatMul on a pre-transposed initializer, then Add; with
-    /// <see cref="BeitOnnxQuantization.Int8Dynamic"/> the int8 form of <see cref="QuantizedLinear"/>.
+    /// <see cref="BeitOnnxQuantization.Int8Dynamic"/> and <paramref name="quantizable"/> (the backbone's layers, not the heads)
+    /// the int8 form of <see cref="QuantizedLinear"/>.
     /// </summary>
-    public string Linear(string x, string prefix, int inFeatures, int outFeatures, bool bias = true)
+    public string Linear(string x, string prefix, int inFeatures, int outFeatures, bool bias = true, bool quantizable = true)
     {
         var wt = _w.ReadTransposed($"{prefix}.weight", outFeatures, inFeatures);
-        var y = _quantization == BeitOnnxQuantization.Int8Dynamic
+        var y = quantizable && _quantization == BeitOnnxQuantization.Int8Dynamic
             ? QuantizedLinear(x, prefix, wt, inFeatures, outFeatures)
             : _g.Node("MatMul", $"{prefix}.matmul", [x, _g.Float($"{prefix}.weight_t", wt, inFeatures, outFeatures)]);
         return bias ? _g.Node("Add", $"{prefix}.out", [y, Weight($"{prefix}.bias", outFeatures)]) : y;
@@ -154,14 +157,16 @@ internal sealed class BeitOnnxGraph
     /// <summary>
     /// x W^T with int8 weights: x is quantized to uint8 per tensor at run time (DynamicQuantizeLinear), multiplied by the
     /// int8 weight in integers (MatMulInteger), and the int32 result scaled back by x's scale times each column's scale.
-    /// This is the pattern ONNX Runtime's own dynamic quantizer writes, and its graph optimizer fuses it into one
-    /// DynamicQuantizeMatMul; so each linear layer gets its own DynamicQuantizeLinear and scale Mul (the fusion needs them
-    /// unshared). The bias Add that follows is fused too.
+    /// This is the pattern ONNX Runtime's own dynamic quantizer writes. Its graph optimizer fuses each layer, with the bias
+    /// Add that follows, into MatMulIntegerToFloat, and into DynamicQuantizeMatMul where the quantized input feeds that layer
+    /// alone; the fusion needs a scale Mul of its own per layer. Layers that read the same input (query, key, value)
+    /// share one DynamicQuantizeLinear.
     /// </summary>
     string QuantizedLinear(string x, string prefix, float[] weightTransposed, int inFeatures, int outFeatures)
     {
         var (weights, scales) = QuantizePerColumn(weightTransposed, inFeatures, outFeatures);
-        var q = _g.NodeOutputs("DynamicQuantizeLinear", [$"{prefix}.input_q", $"{prefix}.input_scale", $"{prefix}.input_zero_point"], [x]);
+        if (!_quantizedInputs.TryGetValue(x, out var q))
+            _quantizedInputs[x] = q = _g.NodeOutputs("DynamicQuantizeLinear", [$"{prefix}.input_q", $"{prefix}.input_scale", $"{prefix}.input_zero_point"], [x]);
         var product = _g.Node("MatMulInteger", $"{prefix}.matmul_int32", [q[0], _g.Int8($"{prefix}.weight_t_int8", weights, inFeatures, outFeatures), q[2],
             _g.Int8($"{prefix}.weight_zero_point", new sbyte[outFeatures], outFeatures)]);
         var asFloat = _g.Node("Cast", $"{prefix}.matmul_float", [product], AttrInt("to", (long)global::Onnx.TensorProto.Types.DataType.Float));
@@ -270,7 +275,7 @@ internal sealed class BeitOnnxGraph
     /// on the patch tokens, [B, N, vocab].
     /// </summary>
     public string MaskedImageModelingLogits(string sequence) =>
-        Linear(Patches(LayerNorm(sequence, "layernorm"), "lm_head.patches"), "lm_head", _d, _c.VocabSize);
+        Linear(Patches(LayerNorm(sequence, "layernorm"), "lm_head.patches"), "lm_head", _d, _c.VocabSize, quantizable: false);
 
     /// <summary>Adds a [heads, T, T] bias initializer.</summary>
     public string BiasInitializer(string name, float[] bias) => _g.Float(name, bias, _c.NumAttentionHeads, _tokens, _tokens);
