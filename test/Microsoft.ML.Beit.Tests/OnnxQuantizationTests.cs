@@ -179,6 +179,9 @@ public sealed class OnnxQuantizationTests
             var refused = Assert.Throws<NotSupportedException>(() =>
                 BeitOnnxExporter.Build(float32, new BeitOnnxExportOptions { Quantization = BeitOnnxQuantization.Int8Dynamic }));
             Console.WriteLine($"Quantizing a float32 ONNX backend: {refused.Message}");
+            var alsoRefused = Assert.Throws<NotSupportedException>(() => ml.Model.ToOnnxBackend(float32, quantization: BeitOnnxQuantization.Int8Dynamic));
+            StringAssert.Contains(alsoRefused.Message, "float32");
+            Assert.AreSame(int8, ml.Model.ToOnnxBackend(int8, quantization: BeitOnnxQuantization.Int8Dynamic), "an int8 transformer is kept as it is");
         }
         finally
         {
