@@ -1,3 +1,4 @@
+using Microsoft.ML.Beit.Onnx;
 using Microsoft.ML.Beit.Scoring;
 using Microsoft.ML.Runtime;
 
@@ -91,16 +92,26 @@ public static class BeitCatalog
     /// <param name="model">A fitted model or pipeline.</param>
     /// <param name="device"><c>cpu</c>, <c>cuda</c>/<c>cuda:N</c> (needs Microsoft.ML.OnnxRuntime.Gpu in the application) or <c>auto</c>.</param>
     /// <param name="threads">ONNX Runtime intra-op threads; null for its default.</param>
+    /// <param name="quantization">
+    /// <see cref="BeitOnnxQuantization.Int8Dynamic"/>: int8 linear layers (see <see cref="BeitOnnxQuantization"/>). Default none.
+    /// BEiT transformers already on ONNX Runtime are kept as they are, so with Int8Dynamic they must already be int8.
+    /// </param>
     /// <exception cref="ArgumentException">The model holds no BEiT transformer.</exception>
-    /// <exception cref="NotSupportedException">A BEiT transformer has no ONNX export (for example a model whose <c>hidden_act</c> has no ONNX operator).</exception>
-    public static ITransformer ToOnnxBackend(this ModelOperationsCatalog catalog, ITransformer model, string device = "auto", int? threads = null)
+    /// <exception cref="NotSupportedException">
+    /// A BEiT transformer has no ONNX export (for example a model whose <c>hidden_act</c> has no ONNX operator), or already scores
+    /// through a float32 ONNX graph and <paramref name="quantization"/> asks for int8.
+    /// </exception>
+    public static ITransformer ToOnnxBackend(this ModelOperationsCatalog catalog, ITransformer model, string device = "auto", int? threads = null,
+        BeitOnnxQuantization quantization = BeitOnnxQuantization.None)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(model);
-        if (model is BeitImageTransformer beit) return beit.Backend == BeitBackend.Onnx ? beit : beit.ToOnnxBackend(device, threads);
+        if (model is BeitImageTransformer beit) return beit.Backend == BeitBackend.Onnx ? KeptOnOnnx(beit, quantization) : beit.ToOnnxBackend(device, threads, quantization);
         if (model is not IEnumerable<ITransformer> steps || !steps.Any(t => t is BeitImageTransformer))
             throw new ArgumentException("The model holds no BEiT transformer to move to ONNX Runtime.", nameof(model));
-        var converted = steps.Select(t => t is BeitImageTransformer { Backend: BeitBackend.TorchSharp } b ? b.ToOnnxBackend(device, threads) : t).ToArray();
+        // Checked before converting anything, so that a refusal leaves no converted copies behind.
+        foreach (var onnx in steps.OfType<BeitImageTransformer>().Where(b => b.Backend == BeitBackend.Onnx)) KeptOnOnnx(onnx, quantization);
+        var converted = steps.Select(t => t is BeitImageTransformer { Backend: BeitBackend.TorchSharp } b ? b.ToOnnxBackend(device, threads, quantization) : t).ToArray();
         return MLNetInternals.WithSteps(steps, converted);
     }
 
@@ -130,5 +141,13 @@ public static class BeitCatalog
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(stream);
         return Featurization.FeatureParquetWriter.Write(data, stream, featuresColumnName, pathColumnName, metadata, progress);
+    }
+
+    // A transformer already on ONNX Runtime keeps its graph; asking for a quantization it lacks is an error, not a silent float32 model.
+    static BeitImageTransformer KeptOnOnnx(BeitImageTransformer onnx, BeitOnnxQuantization quantization)
+    {
+        if (quantization != BeitOnnxQuantization.None)
+            BeitOnnxExporter.Build(onnx, new BeitOnnxExportOptions { Quantization = quantization });   // throws when the graph is not of that quantization
+        return onnx;
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.ML.Beit.Modeling;
+using Microsoft.ML.Beit.Onnx;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Beit.Benchmarks;
@@ -24,11 +25,12 @@ internal static class BenchCommand
         var train = new Option<bool>("--train") { Description = "Time training steps (forward, cross-entropy, backward, AdamW with layer decay) instead of inference; counted as 3x forward FLOPs." };
         var peer = new Option<bool>("--peer") { Description = "Also run the PyTorch eager peer (../shared/bench/run_peer.sh; base and large, float32) for the same size, batch and mode, and print our images/s over its." };
         var onnx = new Option<bool>("--onnx") { Description = "Also time the same model exported to ONNX and run by ONNX Runtime on the CPU (the Backend = Onnx scoring option), at each batch size." };
+        var onnxInt8 = new Option<bool>("--onnx-int8") { Description = "Also time the ONNX export with int8 linear layers (BeitOnnxQuantization.Int8Dynamic) on ONNX Runtime's CPU, at each batch size." };
         var breakdown = new Option<bool>("--breakdown") { Description = "Also split the forward time at each batch size into the linear layers' matrix products and everything else (attention, softmax, LayerNorm, GELU, patch embedding)." };
         var json = new Option<string?>("--json") { Description = "Also write the results (machine, GEMM rate, rows, peak RSS) to this JSON file." };
         var command = new System.CommandLine.Command("bench", "Measure forward images/s of a BEiT preset and the fraction of this machine's float32 GEMM rate it reaches.")
         {
-            size, batches, iterations, dtype, threads, imageSize, train, pipeline, peer, onnx, breakdown, json,
+            size, batches, iterations, dtype, threads, imageSize, train, pipeline, peer, onnx, onnxInt8, breakdown, json,
         };
         command.SetAction(parse =>
         {
@@ -60,6 +62,8 @@ internal static class BenchCommand
             suite.Model(preset, config, type, training, sizes, parse.GetValue(iterations));
             if (parse.GetValue(onnx) && !training && type == ScalarType.Float32)
                 suite.OnnxRuntime(preset, config, sizes, parse.GetValue(iterations));
+            if (parse.GetValue(onnxInt8) && !training && type == ScalarType.Float32)
+                suite.OnnxRuntime(preset, config, sizes, parse.GetValue(iterations), BeitOnnxQuantization.Int8Dynamic);
             if (parse.GetValue(breakdown) && !training && type == ScalarType.Float32)
                 foreach (int batch in sizes)
                 {

@@ -200,4 +200,12 @@ internal static class DocSnippets
             ml.Data.SaveFeaturesAsParquet(featurizer.Transform(photos), stream, featuresColumnName: "Features", pathColumnName: "Path",
                 metadata: new Dictionary<string, string> { ["beit.model"] = "beit-base-patch16-224-pt22k", ["beit.pooling"] = featurizer.Pooling.ToString() });
     }
+
+    /// <summary>docs/onnx-and-deployment.md: int8 quantization.</summary>
+    static void OnnxInt8(MLContext ml, BeitCheckpoint checkpoint, ITransformer model)
+    {
+        BeitOnnxExporter.Export(checkpoint, "beit-int8.onnx", new BeitOnnxExportOptions { Quantization = BeitOnnxQuantization.Int8Dynamic });
+        ITransformer deployedInt8 = ml.Model.ToOnnxBackend(model, device: "cpu", quantization: BeitOnnxQuantization.Int8Dynamic);
+        var int8Options = new BeitFinetuneOptions { /* ... */ Backend = BeitBackend.Onnx, OnnxQuantization = BeitOnnxQuantization.Int8Dynamic };
+    }
 }

@@ -17,7 +17,7 @@ public sealed partial class TrainingFlagTests
     [
         "Model", "ValidationSet", "Progress", "CancellationToken", "ReturnModelWhenCancelled", "Betas", "Epsilon", "NonFiniteLoss",
         "CheckpointEverySteps", "LabelColumnName", "ImageColumnName", "ScoreColumnName", "PredictedLabelColumnName", "Preprocessor",
-        "InvalidImage", "Backend", "MixupSwitchProbability", "ClassNames", "PredictedMaskColumnName", "IgnoreIndex", "ScaleRange",
+        "InvalidImage", "Backend", "OnnxQuantization", "MixupSwitchProbability", "ClassNames", "PredictedMaskColumnName", "IgnoreIndex", "ScaleRange",
         "OutIndices", "Tokenizer", "OutputColumnName", "MinPatchesPerBlock", "FeaturizerBatchSize",
         "TrainTime", "ValidationSetFraction",
     ];

@@ -1,3 +1,4 @@
+using Microsoft.ML.Beit.Onnx;
 using Microsoft.ML.Beit.Preprocessing;
 
 namespace Microsoft.ML.Beit;
@@ -95,10 +96,18 @@ public sealed class BeitFinetuneOptions : BeitTrainingOptions
     /// </summary>
     public BeitBackend Backend { get; set; } = BeitBackend.TorchSharp;
 
+    /// <summary>
+    /// With <see cref="Backend"/> = <see cref="BeitBackend.Onnx"/>: <see cref="BeitOnnxQuantization.Int8Dynamic"/> exports the linear
+    /// layers with int8 weights (a smaller zip; faster on CPUs with VNNI; slightly different scores). Ignored with TorchSharp.
+    /// Default <see cref="BeitOnnxQuantization.None"/>.
+    /// </summary>
+    public BeitOnnxQuantization OnnxQuantization { get; set; }
+
     internal override void Validate()
     {
         base.Validate();
         if (!Enum.IsDefined(Backend)) throw new ArgumentOutOfRangeException(nameof(Backend), Backend, "Unknown backend.");
+        if (!Enum.IsDefined(OnnxQuantization)) throw new ArgumentOutOfRangeException(nameof(OnnxQuantization), OnnxQuantization, "Unknown ONNX quantization.");
         if (Model is null) throw new ArgumentException("BeitFinetuneOptions.Model is required: a checkpoint or BeitModelSource.FromPreset(\"tiny\"|\"base\"|\"large\").", nameof(Model));
         if (LabelSmoothing is not null and (< 0 or >= 1)) throw new ArgumentOutOfRangeException(nameof(LabelSmoothing), LabelSmoothing, "LabelSmoothing must be in [0, 1).");
         if (HeadInitScale is <= 0) throw new ArgumentOutOfRangeException(nameof(HeadInitScale), HeadInitScale, "HeadInitScale must be positive.");

@@ -47,7 +47,7 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
                 // Candidates score with TorchSharp; only the winner is converted.
                 candidate.Backend = BeitBackend.TorchSharp;
                 return FitOnce(candidate, train);
-            }, "accuracy", _options.Backend);
+            }, "accuracy", _options.Backend, _options.OnnxQuantization);
     }
 
     BeitImageClassificationTransformer FitOnce(BeitFinetuneOptions options, IDataView input)
@@ -169,7 +169,7 @@ public sealed class BeitFinetuneTrainer : IEstimator<BeitImageClassificationTran
             var classifier = new BeitImageClassificationTransformer(_host, trained, o.ImageColumnName, o.ScoreColumnName, o.PredictedLabelColumnName,
                 o.BatchSize, o.InvalidImage) { TrainingRecipe = recipe.Describe() };
             if (o.Backend == BeitBackend.TorchSharp) return classifier;
-            using (classifier) return classifier.ToOnnxBackend(o.Device, o.Threads);
+            using (classifier) return classifier.ToOnnxBackend(o.Device, o.Threads, o.OnnxQuantization);
         }
         catch
         {

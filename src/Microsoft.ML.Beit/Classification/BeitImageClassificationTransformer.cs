@@ -57,8 +57,8 @@ public sealed class BeitImageClassificationTransformer : BeitImageTransformer
     private protected override BeitOnnxSession? OnnxSession => (Engine as OnnxClassifierEngine)?.Session;
 
     /// <inheritdoc/>
-    public override BeitImageClassificationTransformer ToOnnxBackend(string device = "auto", int? threads = null) =>
-        new(Host, OnnxClassifierEngine.From(TorchEngine, device, threads), InputColumnName, ScoreColumnName, PredictedLabelColumnName, BatchSize, InvalidImage)
+    public override BeitImageClassificationTransformer ToOnnxBackend(string device = "auto", int? threads = null, BeitOnnxQuantization quantization = BeitOnnxQuantization.None) =>
+        new(Host, OnnxClassifierEngine.From(TorchEngine, device, threads, quantization), InputColumnName, ScoreColumnName, PredictedLabelColumnName, BatchSize, InvalidImage)
         {
             TrainingRecipe = TrainingRecipe,
         };

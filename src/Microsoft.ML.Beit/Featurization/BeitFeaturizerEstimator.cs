@@ -39,7 +39,7 @@ public sealed class BeitFeaturizerEstimator : IEstimator<BeitFeaturizerTransform
         var engine = new BeitFeaturizerEngine(checkpoint, _options.Pooling, _options.Layer, _options.NormalizeL2, preprocessor, device);
         var featurizer = new BeitFeaturizerTransformer(_env, _outputColumnName, _inputColumnName, engine, _options.BatchSize, _options.InvalidImage, _options.Threads);
         if (_options.Backend == BeitBackend.TorchSharp) return featurizer;
-        using (featurizer) return featurizer.ToOnnxBackend(device, _options.Threads);
+        using (featurizer) return featurizer.ToOnnxBackend(device, _options.Threads, _options.OnnxQuantization);
     }
 
     /// <summary>The input columns plus a known-size float vector column (its size is known once the model is loaded, at fit time).</summary>

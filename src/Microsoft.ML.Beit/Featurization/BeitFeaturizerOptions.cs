@@ -1,3 +1,4 @@
+using Microsoft.ML.Beit.Onnx;
 using Microsoft.ML.Beit.Preprocessing;
 
 namespace Microsoft.ML.Beit;
@@ -75,6 +76,13 @@ public sealed class BeitFeaturizerOptions
     public BeitBackend Backend { get; set; } = BeitBackend.TorchSharp;
 
     /// <summary>
+    /// With <see cref="Backend"/> = <see cref="BeitBackend.Onnx"/>: <see cref="BeitOnnxQuantization.Int8Dynamic"/> exports the linear
+    /// layers with int8 weights (a smaller zip; faster on CPUs with VNNI; slightly different scores). Ignored with TorchSharp.
+    /// Default <see cref="BeitOnnxQuantization.None"/>.
+    /// </summary>
+    public BeitOnnxQuantization OnnxQuantization { get; set; }
+
+    /// <summary>
     /// Preprocessing; null means the model directory's preprocessor_config.json, or else the pt22k settings
     /// (squash-resize to the model's image size, bilinear, /255, mean 0.5, std 0.5). Default null.
     /// </summary>
@@ -88,5 +96,6 @@ public sealed class BeitFeaturizerOptions
         if (!Enum.IsDefined(Pooling)) throw new ArgumentOutOfRangeException(nameof(Pooling), Pooling, "Unknown pooling.");
         if (!Enum.IsDefined(InvalidImage)) throw new ArgumentOutOfRangeException(nameof(InvalidImage), InvalidImage, "Unknown invalid-image handling.");
         if (!Enum.IsDefined(Backend)) throw new ArgumentOutOfRangeException(nameof(Backend), Backend, "Unknown backend.");
+        if (!Enum.IsDefined(OnnxQuantization)) throw new ArgumentOutOfRangeException(nameof(OnnxQuantization), OnnxQuantization, "Unknown ONNX quantization.");
     }
 }

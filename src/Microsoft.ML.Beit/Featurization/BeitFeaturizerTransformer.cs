@@ -67,9 +67,9 @@ public sealed class BeitFeaturizerTransformer : BeitImageTransformer
     private protected override BeitOnnxSession? OnnxSession => (Engine as OnnxFeaturizerEngine)?.Session;
 
     /// <inheritdoc/>
-    public override BeitFeaturizerTransformer ToOnnxBackend(string device = "auto", int? threads = null)
+    public override BeitFeaturizerTransformer ToOnnxBackend(string device = "auto", int? threads = null, BeitOnnxQuantization quantization = BeitOnnxQuantization.None)
     {
-        var onnx = OnnxFeaturizerEngine.From(TorchEngine, device, threads);
+        var onnx = OnnxFeaturizerEngine.From(TorchEngine, device, threads, quantization);
         return new BeitFeaturizerTransformer(Host, OutputColumnName, InputColumnName, onnx, BatchSize, InvalidImage, threads) { TrainingRecipe = TrainingRecipe };
     }
 

@@ -56,11 +56,20 @@ public sealed class BeitOnnxExportOptions
     /// </summary>
     public BeitPreprocessorConfig? Preprocessor { get; set; }
 
+    /// <summary>
+    /// How the linear layers' weights are stored: float32 (<see cref="BeitOnnxQuantization.None"/>) or int8 with dynamic
+    /// quantization of their inputs (<see cref="BeitOnnxQuantization.Int8Dynamic"/>, about a quarter of the size, slightly
+    /// different outputs). Default <see cref="BeitOnnxQuantization.None"/>.
+    /// </summary>
+    public BeitOnnxQuantization Quantization { get; set; }
+
     internal BeitOnnxExportOptions Clone() => (BeitOnnxExportOptions)MemberwiseClone();
 
     internal void Validate()
     {
         if (Pooling is { } pooling && !Enum.IsDefined(pooling))
             throw new ArgumentOutOfRangeException(nameof(Pooling), pooling, "Unknown pooling.");
+        if (!Enum.IsDefined(Quantization))
+            throw new ArgumentOutOfRangeException(nameof(Quantization), Quantization, "Unknown quantization: use None or Int8Dynamic.");
     }
 }

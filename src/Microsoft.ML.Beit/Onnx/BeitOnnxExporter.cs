@@ -29,7 +29,10 @@ namespace Microsoft.ML.Beit.Onnx;
 /// <c>upsampled_logits</c> at the input's size (<see cref="BeitOnnxExportOptions.IncludeUpsampledLogits"/>).
 /// With <see cref="BeitOnnxExportOptions.FeaturesOnly"/> both export their backbone's <c>features</c> instead.</para>
 /// <para>The file's metadata holds the config (<c>beit.config</c>), the architecture, the pooling and, when given,
-/// the preprocessing (<c>beit.preprocessor</c>).</para>
+/// the preprocessing (<c>beit.preprocessor</c>), and for a quantized graph its quantization (<see cref="QuantizationKey"/>).</para>
+/// <para>With <see cref="BeitOnnxExportOptions.Quantization"/> = <see cref="BeitOnnxQuantization.Int8Dynamic"/> the backbone's
+/// linear layers hold int8 weights and run as DynamicQuantizeLinear, MatMulInteger,
+/// Cast and Mul, all default-domain operators of the same opset; the inputs and outputs do not change.</para>
 /// </remarks>
 public static class BeitOnnxExporter
 {
@@ -71,6 +74,16 @@ public static class BeitOnnxExporter
 
     /// <summary>Initializers smaller than this stay inline when <see cref="Save"/> writes external data (as the ONNX tools do).</summary>
     public const int ExternalDataMinBytes = 1024;
+
+    /// <summary>
+    /// The metadata key that names the quantization of a quantized graph (<c>Int8Dynamic</c>); float32 graphs do not have it.
+    /// </summary>
+    public const string QuantizationKey = "beit.quantization";
+
+    /// <summary>The quantization of a graph written by this exporter, from its metadata.</summary>
+    internal static BeitOnnxQuantization QuantizationOf(ModelProto model) =>
+        model.MetadataProps.FirstOrDefault(p => p.Key == QuantizationKey) is { } entry && Enum.TryParse<BeitOnnxQuantization>(entry.Value, out var q)
+            ? q : BeitOnnxQuantization.None;
 
     /// <summary>Builds the ONNX model of a loaded checkpoint (see <see cref="BeitCheckpoint.Load"/>).</summary>
     /// <exception cref="NotSupportedException">The checkpoint holds a model this exporter does not support yet.</exception>
@@ -117,7 +130,14 @@ public static class BeitOnnxExporter
         var beit = transformers.LastOrDefault(t => t is BeitImageClassificationTransformer or BeitFeaturizerTransformer or BeitSemanticSegmentationTransformer)
             ?? throw new ArgumentException("The model holds no BEiT classifier, featurizer or segmenter; it was not written by this library.", nameof(model));
         if (beit is BeitImageTransformer { OnnxModelBytes: { } stored })
-            return ModelProto.Parser.ParseFrom(stored);
+        {
+            var graph = ModelProto.Parser.ParseFrom(stored);
+            var wanted = options?.Quantization ?? BeitOnnxQuantization.None;
+            if (wanted != BeitOnnxQuantization.None && QuantizationOf(graph) != wanted)
+                throw new NotSupportedException($"The model already scores through ONNX Runtime with a {(QuantizationOf(graph) == BeitOnnxQuantization.None ? "float32" : QuantizationOf(graph).ToString())} " +
+                    $"graph, which is not re-quantized to {wanted}; quantize when converting its TorchSharp model (ToOnnxBackend with quantization {wanted}, or export its TorchSharp model zip).");
+            return graph;
+        }
         var copy = options?.Clone() ?? new BeitOnnxExportOptions();
         switch (beit)
         {
@@ -178,7 +198,7 @@ public static class BeitOnnxExporter
         int blocks = onlyFeatures && !lastLayer ? featureLayer : layers;
 
         var builder = new OnnxGraphBuilder(classifier || maskedImageModelingHead || segmentationHead ? HuggingFaceName(architecture) : "BeitFeatures");
-        var net = new BeitOnnxGraph(builder, config, new BeitOnnxWeights(weights, source));
+        var net = new BeitOnnxGraph(builder, config, new BeitOnnxWeights(weights, source), options.Quantization);
         var batch = "batch";
         var pixels = builder.Input(PixelValues,
             $"float32 [batch, {config.NumChannels}, {config.ImageSize}, {config.ImageSize}] preprocessed pixels, channels in RGB order",
@@ -308,6 +328,8 @@ public static class BeitOnnxExporter
             Meta("beit.layer", options.Layer.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
         Meta("beit.normalize_l2", options.NormalizeL2 ? "true" : "false");
+        if (options.Quantization != BeitOnnxQuantization.None)
+            Meta(QuantizationKey, options.Quantization.ToString());
         if (options.Preprocessor is { } preprocessor)
             Meta("beit.preprocessor", preprocessor.ToJson());
         return model;

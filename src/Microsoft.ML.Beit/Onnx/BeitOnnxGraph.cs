@@ -14,10 +14,14 @@ internal sealed class BeitOnnxGraph
     readonly BeitConfig _c;
     readonly BeitOnnxWeights _w;
     readonly int _d, _tokens;
+    readonly BeitOnnxQuantization _quantization;
     readonly Dictionary<string, string> _constants = new(StringComparer.Ordinal);
+    // The uint8 form (value, scale, zero point) of each value a quantized linear layer reads.
+    readonly Dictionary<string, string[]> _quantizedInputs = new(StringComparer.Ordinal);
 
-    public BeitOnnxGraph(OnnxGraphBuilder graph, BeitConfig config, BeitOnnxWeights weights)
+    public BeitOnnxGraph(OnnxGraphBuilder graph, BeitConfig config, BeitOnnxWeights weights, BeitOnnxQuantization quantization = BeitOnnxQuantization.None)
     {
+        _quantization = quantization;
         _g = graph;
         _c = config;
         _w = weights;
@@ -136,12 +140,57 @@ internal sealed class BeitOnnxGraph
         return Linear(context, $"{p}.attention.output.dense", _d, _d);
     }
 
-    /// <summary>x W^T + b for a [out, in] weight (a MatMul on a pre-transposed initializer, then Add).</summary>
-    public string Linear(string x, string prefix, int inFeatures, int outFeatures, bool bias = true)
+    /// <summary>
+    /// x W^T + b for a [out, in] weight: a MatMul on a pre-transposed initializer, then Add; with
+    /// <see cref="BeitOnnxQuantization.Int8Dynamic"/> and <paramref name="quantizable"/> (the backbone's layers, not the heads)
+    /// the int8 form of <see cref="QuantizedLinear"/>.
+    /// </summary>
+    public string Linear(string x, string prefix, int inFeatures, int outFeatures, bool bias = true, bool quantizable = true)
     {
-        var w = _g.Float($"{prefix}.weight_t", _w.ReadTransposed($"{prefix}.weight", outFeatures, inFeatures), inFeatures, outFeatures);
-        var y = _g.Node("MatMul", $"{prefix}.matmul", [x, w]);
+        var wt = _w.ReadTransposed($"{prefix}.weight", outFeatures, inFeatures);
+        var y = quantizable && _quantization == BeitOnnxQuantization.Int8Dynamic
+            ? QuantizedLinear(x, prefix, wt, inFeatures, outFeatures)
+            : _g.Node("MatMul", $"{prefix}.matmul", [x, _g.Float($"{prefix}.weight_t", wt, inFeatures, outFeatures)]);
         return bias ? _g.Node("Add", $"{prefix}.out", [y, Weight($"{prefix}.bias", outFeatures)]) : y;
+    }
+
+    /// <summary>
+    /// x W^T with int8 weights: x is quantized to uint8 per tensor at run time (DynamicQuantizeLinear), multiplied by the
+    /// int8 weight in integers (MatMulInteger), and the int32 result scaled back by x's scale times each column's scale.
+    /// This is the pattern ONNX Runtime's own dynamic quantizer writes. Its graph optimizer fuses each layer, with the bias
+    /// Add that follows, into MatMulIntegerToFloat, and into DynamicQuantizeMatMul where the quantized input feeds that layer
+    /// alone; the fusion needs a scale Mul of its own per layer. Layers that read the same input (query, key, value)
+    /// share one DynamicQuantizeLinear.
+    /// </summary>
+    string QuantizedLinear(string x, string prefix, float[] weightTransposed, int inFeatures, int outFeatures)
+    {
+        var (weights, scales) = QuantizePerColumn(weightTransposed, inFeatures, outFeatures);
+        if (!_quantizedInputs.TryGetValue(x, out var q))
+            _quantizedInputs[x] = q = _g.NodeOutputs("DynamicQuantizeLinear", [$"{prefix}.input_q", $"{prefix}.input_scale", $"{prefix}.input_zero_point"], [x]);
+        var product = _g.Node("MatMulInteger", $"{prefix}.matmul_int32", [q[0], _g.Int8($"{prefix}.weight_t_int8", weights, inFeatures, outFeatures), q[2],
+            _g.Int8($"{prefix}.weight_zero_point", new sbyte[outFeatures], outFeatures)]);
+        var asFloat = _g.Node("Cast", $"{prefix}.matmul_float", [product], AttrInt("to", (long)global::Onnx.TensorProto.Types.DataType.Float));
+        var scale = _g.Node("Mul", $"{prefix}.output_scale", [q[1], _g.Float($"{prefix}.weight_scale", scales, outFeatures)]);
+        return _g.Node("Mul", $"{prefix}.matmul", [asFloat, scale]);
+    }
+
+    /// <summary>
+    /// Symmetric int8 quantization of an [in, out] matrix per output column: scale = max |w| / 127 over the column (1 for an
+    /// all-zero column), q = round(w / scale) in [-127, 127], zero point 0.
+    /// </summary>
+    internal static (sbyte[] Weights, float[] Scales) QuantizePerColumn(float[] weightTransposed, int inFeatures, int outFeatures)
+    {
+        var scales = new float[outFeatures];
+        for (int i = 0; i < inFeatures; i++)
+            for (int o = 0; o < outFeatures; o++)
+                scales[o] = Math.Max(scales[o], Math.Abs(weightTransposed[i * outFeatures + o]));
+        for (int o = 0; o < outFeatures; o++)
+            scales[o] = scales[o] > 0 ? scales[o] / 127f : 1f;
+        var q = new sbyte[weightTransposed.Length];
+        for (int i = 0; i < inFeatures; i++)
+            for (int o = 0; o < outFeatures; o++)
+                q[i * outFeatures + o] = (sbyte)Math.Clamp(MathF.Round(weightTransposed[i * outFeatures + o] / scales[o], MidpointRounding.ToEven), -127f, 127f);
+        return (q, scales);
     }
 
     /// <summary>LayerNormalization over the last axis with the config's epsilon.</summary>
@@ -226,7 +275,7 @@ internal sealed class BeitOnnxGraph
     /// on the patch tokens, [B, N, vocab].
     /// </summary>
     public string MaskedImageModelingLogits(string sequence) =>
-        Linear(Patches(LayerNorm(sequence, "layernorm"), "lm_head.patches"), "lm_head", _d, _c.VocabSize);
+        Linear(Patches(LayerNorm(sequence, "layernorm"), "lm_head.patches"), "lm_head", _d, _c.VocabSize, quantizable: false);
 
     /// <summary>Adds a [heads, T, T] bias initializer.</summary>
     public string BiasInitializer(string name, float[] bias) => _g.Float(name, bias, _c.NumAttentionHeads, _tokens, _tokens);

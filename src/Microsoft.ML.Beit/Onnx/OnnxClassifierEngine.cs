@@ -15,9 +15,9 @@ internal sealed class OnnxClassifierEngine : IBeitClassifierEngine
     }
 
     /// <summary>Exports the TorchSharp classifier and opens it in ONNX Runtime.</summary>
-    public static OnnxClassifierEngine From(BeitClassifierEngine engine, string device, int? threads)
+    public static OnnxClassifierEngine From(BeitClassifierEngine engine, string device, int? threads, BeitOnnxQuantization quantization)
     {
-        var graph = BeitOnnxExporter.Build(engine.Model, new BeitOnnxExportOptions { Preprocessor = engine.Processor.Config });
+        var graph = BeitOnnxExporter.Build(engine.Model, new BeitOnnxExportOptions { Preprocessor = engine.Processor.Config, Quantization = quantization });
         var session = BeitOnnxSession.FromGraph(graph, device, threads);
         return new OnnxClassifierEngine(session, engine.Config.Clone(), engine.Processor.Config);
     }

@@ -27,7 +27,7 @@ internal sealed class OnnxFeaturizerEngine : IBeitFeaturizerEngine
     }
 
     /// <summary>Exports the TorchSharp featurizer's model with its layer and pooling and opens it in ONNX Runtime.</summary>
-    public static OnnxFeaturizerEngine From(BeitFeaturizerEngine engine, string device, int? threads)
+    public static OnnxFeaturizerEngine From(BeitFeaturizerEngine engine, string device, int? threads, BeitOnnxQuantization quantization)
     {
         var graph = BeitOnnxExporter.Build(engine.Model, new BeitOnnxExportOptions
         {
@@ -36,6 +36,7 @@ internal sealed class OnnxFeaturizerEngine : IBeitFeaturizerEngine
             Layer = engine.LayerOption,
             NormalizeL2 = engine.NormalizeL2,
             Preprocessor = engine.Processor.Config,
+            Quantization = quantization,
         });
         var session = BeitOnnxSession.FromGraph(graph, device, threads);
         return new OnnxFeaturizerEngine(session, engine.Config.Clone(), engine.Architecture, engine.Pooling, engine.LayerOption, engine.NormalizeL2,

@@ -6,7 +6,7 @@ namespace Microsoft.ML.Beit.Onnx;
 
 /// <summary>
 /// A small writer of ONNX graphs over the OnnxSharp protobuf types: nodes with generated unique names,
-/// float and int64 initializers, typed inputs and outputs. It knows nothing about BEiT.
+/// float, int8 and int64 initializers, typed inputs and outputs. It knows nothing about BEiT.
 /// </summary>
 internal sealed class OnnxGraphBuilder
 {
@@ -26,16 +26,23 @@ internal sealed class OnnxGraphBuilder
     }
 
     /// <summary>A float32 initializer of the given shape (row-major data); returns its (unique) name.</summary>
-    public string Float(string name, ReadOnlySpan<float> data, params long[] dims)
+    public string Float(string name, ReadOnlySpan<float> data, params long[] dims) =>
+        Raw(name, TensorProto.Types.DataType.Float, MemoryMarshal.AsBytes(data), data.Length, dims);
+
+    /// <summary>An int8 initializer of the given shape (row-major data); returns its (unique) name.</summary>
+    public string Int8(string name, ReadOnlySpan<sbyte> data, params long[] dims) =>
+        Raw(name, TensorProto.Types.DataType.Int8, MemoryMarshal.AsBytes(data), data.Length, dims);
+
+    string Raw(string name, TensorProto.Types.DataType type, ReadOnlySpan<byte> bytes, int length, long[] dims)
     {
         long count = dims.Aggregate(1L, (a, d) => a * d);
-        if (count != data.Length)
-            throw new ArgumentException($"Initializer '{name}' has {data.Length} values but its shape [{string.Join(", ", dims)}] needs {count}.");
+        if (count != length)
+            throw new ArgumentException($"Initializer '{name}' has {length} values but its shape [{string.Join(", ", dims)}] needs {count}.");
         if (!BitConverter.IsLittleEndian)
             throw new PlatformNotSupportedException("ONNX raw tensor data is little-endian; exporting on a big-endian machine is not supported.");
-        var tensor = new TensorProto { Name = Fresh(name), DataType = (int)TensorProto.Types.DataType.Float };
+        var tensor = new TensorProto { Name = Fresh(name), DataType = (int)type };
         tensor.Dims.AddRange(dims);
-        tensor.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(data).ToArray());
+        tensor.RawData = ByteString.CopyFrom(bytes);
         _graph.Initializer.Add(tensor);
         return tensor.Name;
     }

@@ -23,9 +23,9 @@ internal sealed class OnnxSegmentationEngine : IBeitSegmentationEngine
     }
 
     /// <summary>Exports the TorchSharp segmenter (with upsampled logits) and opens it in ONNX Runtime.</summary>
-    public static OnnxSegmentationEngine From(BeitSegmentationEngine engine, string device, int? threads)
+    public static OnnxSegmentationEngine From(BeitSegmentationEngine engine, string device, int? threads, BeitOnnxQuantization quantization)
     {
-        var graph = BeitOnnxExporter.Build(engine.Model, new BeitOnnxExportOptions { IncludeUpsampledLogits = true, Preprocessor = engine.Processor.Config });
+        var graph = BeitOnnxExporter.Build(engine.Model, new BeitOnnxExportOptions { IncludeUpsampledLogits = true, Preprocessor = engine.Processor.Config, Quantization = quantization });
         var session = BeitOnnxSession.FromGraph(graph, device, threads);
         return new OnnxSegmentationEngine(session, engine.Config.Clone(), engine.Processor.Config, engine.CropSize, engine.BatchSize);
     }

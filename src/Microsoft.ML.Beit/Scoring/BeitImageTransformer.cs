@@ -51,8 +51,12 @@ public abstract class BeitImageTransformer : ITransformer, IDisposable, IBeitIma
     /// </summary>
     /// <param name="device"><c>cpu</c>, <c>cuda</c>/<c>cuda:N</c> (needs Microsoft.ML.OnnxRuntime.Gpu in the application) or <c>auto</c> (CUDA when available).</param>
     /// <param name="threads">ONNX Runtime intra-op threads; null for its default (all cores).</param>
+    /// <param name="quantization">
+    /// <see cref="BeitOnnxQuantization.Int8Dynamic"/> exports the linear layers with int8 weights (see <see cref="BeitOnnxQuantization"/>):
+    /// a smaller zip and, on CPUs with VNNI, faster scoring, with slightly different scores. Default <see cref="BeitOnnxQuantization.None"/>.
+    /// </param>
     /// <exception cref="NotSupportedException">The model or setting has no ONNX export (for example a model whose <c>hidden_act</c> has no ONNX operator).</exception>
-    public abstract BeitImageTransformer ToOnnxBackend(string device = "auto", int? threads = null);
+    public abstract BeitImageTransformer ToOnnxBackend(string device = "auto", int? threads = null, BeitOnnxQuantization quantization = BeitOnnxQuantization.None);
 
     /// <inheritdoc/>
     public bool IsRowToRowMapper => true;

@@ -16,11 +16,12 @@ internal static class TrainTimeSearch
     /// The shell every trainer's <c>Fit</c> runs with <see cref="BeitTrainingOptions.TrainTime"/>: fixes the seed (a resumed
     /// search's, so that it splits and draws as before), holds out a validation split unless the options bring one, runs
     /// the search over <paramref name="fitOnce"/>, appends the leaderboard to the winner's recipe and converts the winner to
-    /// <paramref name="backend"/>. <paramref name="fitOnce"/> trains one candidate and must score with TorchSharp.
+    /// <paramref name="backend"/> (with <paramref name="quantization"/>). <paramref name="fitOnce"/> trains one candidate and must score with TorchSharp.
     /// </summary>
     public static TModel FitWithinBudget<TOptions, TModel>(TOptions given, IDataView input, Runtime.IHost host, string channelName,
         Func<IDataView, int, (IDataView Train, IDataView Validation)> split, IReadOnlyList<SearchCandidate> candidates,
-        Func<TOptions, IDataView, TModel> fitOnce, string metricName, BeitBackend backend)
+        Func<TOptions, IDataView, TModel> fitOnce, string metricName, BeitBackend backend,
+        Onnx.BeitOnnxQuantization quantization)
         where TOptions : BeitTrainingOptions where TModel : Scoring.BeitImageTransformer
     {
         var o = (TOptions)given.CloneOptions();
@@ -32,7 +33,7 @@ internal static class TrainTimeSearch
         var best = search.Run(seed);
         best.TrainingRecipe = best.TrainingRecipe + Environment.NewLine + search.Leaderboard;
         if (backend == BeitBackend.TorchSharp) return best;
-        using (best) return (TModel)best.ToOnnxBackend(o.Device, o.Threads);
+        using (best) return (TModel)best.ToOnnxBackend(o.Device, o.Threads, quantization);
     }
 
     /// <summary>The seed of the search recorded in <paramref name="folder"/>, so that a resumed search splits and draws as before.</summary>

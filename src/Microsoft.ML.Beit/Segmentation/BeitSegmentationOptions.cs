@@ -1,3 +1,4 @@
+using Microsoft.ML.Beit.Onnx;
 using Microsoft.ML.Beit.Preprocessing;
 
 namespace Microsoft.ML.Beit;
@@ -110,6 +111,13 @@ public sealed class BeitSegmentationOptions : BeitTrainingOptions
     /// </summary>
     public BeitBackend Backend { get; set; } = BeitBackend.TorchSharp;
 
+    /// <summary>
+    /// With <see cref="Backend"/> = <see cref="BeitBackend.Onnx"/>: <see cref="BeitOnnxQuantization.Int8Dynamic"/> exports the linear
+    /// layers with int8 weights (a smaller zip; faster on CPUs with VNNI; slightly different scores). Ignored with TorchSharp.
+    /// Default <see cref="BeitOnnxQuantization.None"/>.
+    /// </summary>
+    public BeitOnnxQuantization OnnxQuantization { get; set; }
+
     internal override Func<int, double> CreateSchedule(int totalSteps, int warmupSteps)
     {
         var poly = new Training.PolySchedule(LearningRate!.Value, MinLearningRate!.Value, totalSteps, warmupSteps);
@@ -120,6 +128,7 @@ public sealed class BeitSegmentationOptions : BeitTrainingOptions
     {
         base.Validate();
         if (!Enum.IsDefined(Backend)) throw new ArgumentOutOfRangeException(nameof(Backend), Backend, "Unknown backend.");
+        if (!Enum.IsDefined(OnnxQuantization)) throw new ArgumentOutOfRangeException(nameof(OnnxQuantization), OnnxQuantization, "Unknown ONNX quantization.");
         if (Model is null) throw new ArgumentNullException(nameof(Model), "BeitSegmentationOptions.Model is required: a checkpoint, a preset or a config.");
         if (ClassNames is { Count: < 2 }) throw new ArgumentException($"ClassNames lists {ClassNames.Count} class(es); segmentation needs at least 2.", nameof(ClassNames));
         if (ClassNames is { Count: > 255 }) throw new ArgumentException($"ClassNames lists {ClassNames.Count} classes; 8-bit label maps hold at most 255 classes besides the ignore value.", nameof(ClassNames));

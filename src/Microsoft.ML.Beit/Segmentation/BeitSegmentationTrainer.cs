@@ -45,7 +45,7 @@ public sealed class BeitSegmentationTrainer : IEstimator<BeitSemanticSegmentatio
                 // Candidates score with TorchSharp; only the winner is converted.
                 candidate.Backend = BeitBackend.TorchSharp;
                 return FitOnce(candidate, train);
-            }, "mIoU", _options.Backend);
+            }, "mIoU", _options.Backend, _options.OnnxQuantization);
     }
 
     BeitSemanticSegmentationTransformer FitOnce(BeitSegmentationOptions options, IDataView input)
@@ -144,7 +144,7 @@ public sealed class BeitSegmentationTrainer : IEstimator<BeitSemanticSegmentatio
             var segmenter = new BeitSemanticSegmentationTransformer(_host, engine, o.ImageColumnName, o.PredictedMaskColumnName, o.ScoreColumnName,
                 o.BatchSize, o.InvalidImage, o.IgnoreIndex, o.ReduceLabels) { TrainingRecipe = recipe.Describe() };
             if (o.Backend == BeitBackend.TorchSharp) return segmenter;
-            using (segmenter) return segmenter.ToOnnxBackend(o.Device, o.Threads);
+            using (segmenter) return segmenter.ToOnnxBackend(o.Device, o.Threads, o.OnnxQuantization);
         }
         catch
         {

@@ -70,8 +70,8 @@ public sealed class BeitSemanticSegmentationTransformer : BeitImageTransformer
     private protected override BeitOnnxSession? OnnxSession => (Engine as OnnxSegmentationEngine)?.Session;
 
     /// <inheritdoc/>
-    public override BeitSemanticSegmentationTransformer ToOnnxBackend(string device = "auto", int? threads = null) =>
-        new(Host, OnnxSegmentationEngine.From(TorchEngine, device, threads), InputColumnName, PredictedMaskColumnName, ScoreColumnName, BatchSize,
+    public override BeitSemanticSegmentationTransformer ToOnnxBackend(string device = "auto", int? threads = null, BeitOnnxQuantization quantization = BeitOnnxQuantization.None) =>
+        new(Host, OnnxSegmentationEngine.From(TorchEngine, device, threads, quantization), InputColumnName, PredictedMaskColumnName, ScoreColumnName, BatchSize,
             InvalidImage, IgnoreIndex, ReduceLabels)
         {
             TrainingRecipe = TrainingRecipe,

@@ -46,12 +46,13 @@ internal sealed class ThroughputSuite(double gemm, bool peer, int threads, TextW
     /// Forward passes of the same randomly initialised backbone exported to ONNX and run by ONNX Runtime (full graph
     /// optimization, CPU), as the <c>Backend = Onnx</c> scoring option runs it. The peer figure is its forward at that batch.
     /// </summary>
-    public void OnnxRuntime(string size, BeitConfig config, IReadOnlyList<int> batches, int iterations)
+    public void OnnxRuntime(string size, BeitConfig config, IReadOnlyList<int> batches, int iterations,
+        BeitOnnxQuantization quantization = BeitOnnxQuantization.None)
     {
         manual_seed(1);
         BeitOnnxSession session;
         using (var model = new BeitModel(config))
-            session = BeitOnnxSession.FromGraph(BeitOnnxExporter.Build(model, new BeitOnnxExportOptions { Pooling = Microsoft.ML.Beit.BeitPooling.Mean }), "cpu", threads);
+            session = BeitOnnxSession.FromGraph(BeitOnnxExporter.Build(model, new BeitOnnxExportOptions { Pooling = Microsoft.ML.Beit.BeitPooling.Mean, Quantization = quantization }), "cpu", threads);
         using (session)
             foreach (int batch in batches)
             {
@@ -64,10 +65,14 @@ internal sealed class ThroughputSuite(double gemm, bool peer, int threads, TextW
                 for (int i = 0; i < iterations; i++) Pass();
                 double rate = batch * iterations / clock.Elapsed.TotalSeconds;
                 var torch = Rows.LastOrDefault(r => r.Workload == "forward" && r.Size == size && r.Batch == batch && r.Dtype == "float32");
-                Add(Row("forward ONNX Runtime", size, config, batch, ScalarType.Float32, rate, config.ForwardFlopsPerImage()) with
+                Add(Row(quantization == BeitOnnxQuantization.None ? "forward ONNX Runtime" : "forward ONNX int8", size, config, batch, ScalarType.Float32, rate, config.ForwardFlopsPerImage()) with
                 {
+                    Dtype = quantization == BeitOnnxQuantization.None ? "float32" : "int8 dyn",
                     PeerImagesPerSecond = torch?.PeerImagesPerSecond, PeerGemmGflops = torch?.PeerGemmGflops,
-                    Note = torch is null ? null : $"{rate / torch.ImagesPerSecond:P0} of TorchSharp's forward",
+                    Note = quantization == BeitOnnxQuantization.None
+                        ? (torch is null ? "" : $"{rate / torch.ImagesPerSecond:P0} of TorchSharp's forward; ") + $"ONNX model {session.ModelBytes.Length / 1e6:F0} MB"
+                        : (Rows.LastOrDefault(r => r.Workload == "forward ONNX Runtime" && r.Size == size && r.Batch == batch) is { } float32
+                            ? $"{rate / float32.ImagesPerSecond:P0} of ONNX Runtime float32" : null) + $"; ONNX model {session.ModelBytes.Length / 1e6:F0} MB",
                 });
             }
     }
