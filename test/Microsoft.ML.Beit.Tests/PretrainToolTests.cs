@@ -41,6 +41,20 @@ public sealed class PretrainToolTests
             Assert.IsGreaterThanOrEqualTo(2 * 12, compared, "the encoder's tensors were compared");
             Assert.IsLessThanOrEqualTo(1e-5, diff, "fine-tuning started from the backbone");
 
+            // The Hugging Face export holds the same encoder, and fine-tuning starts from it as from the zip: the round trip a
+            // model pretrained here takes through PyTorch (docs/scale-out.md).
+            var (exported, exportedCount) = Backbones.Difference(backbone, Path.Combine(root, "hf"));
+            Console.WriteLine($"{exportedCount} encoder tensors of the Hugging Face export differ from the backbone's by at most {exported:E2}");
+            Assert.IsGreaterThanOrEqualTo(2 * 12, exportedCount, "the exported encoder's tensors were compared");
+            Assert.AreEqual(0, exported, "the Hugging Face export holds the backbone's weights");
+            string fromExport = Path.Combine(root, "ft-hf.zip");
+            (code, output, error) = BeitToolTests.Beit("finetune", "--data", Path.Combine(images, "few"), "--model", Path.Combine(root, "hf"), "--epochs", "1",
+                "--batch-size", "20", "--learning-rate", "1e-12", "--warmup-epochs", "0", "--output", fromExport);
+            Assert.AreEqual(0, code, error);
+            (diff, compared) = Backbones.Difference(backbone, fromExport);
+            Assert.IsGreaterThanOrEqualTo(2 * 12, compared);
+            Assert.IsLessThanOrEqualTo(1e-5, diff, "fine-tuning started from the Hugging Face export");
+
             // A tokenizer that does not exist is named.
             (code, _, error) = BeitToolTests.Beit("pretrain", "--data", Path.Combine(images, "train"), "--tokenizer", Path.Combine(root, "none.safetensors"),
                 "--model", config, "--output", backbone);
