@@ -45,16 +45,16 @@ internal sealed record FeatureShard(int Index, int Count)
     {
         var parts = value.Split('/');
         if (parts.Length != 2 || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int count) || count < 1)
-            throw new ArgumentException($"--shard '{value}' should be K/N or auto/N with N a whole number of at least 1, for example 0/4 or auto/4.");
+            throw new UsageException($"--shard '{value}' should be K/N or auto/N with N a whole number of at least 1, for example 0/4 or auto/4.");
         string index = parts[0];
         if (index == "auto")
         {
             index = environment(FeatureShardFlags.JobIndexVariable)
-                ?? throw new ArgumentException($"--shard auto/{count} takes the shard from {FeatureShardFlags.JobIndexVariable}, which is not set; " +
+                ?? throw new UsageException($"--shard auto/{count} takes the shard from {FeatureShardFlags.JobIndexVariable}, which is not set; " +
                     "Kubernetes sets it in the pods of an Indexed Job. Elsewhere give the shard, for example --shard 0/" + count + ".");
         }
         if (!int.TryParse(index, NumberStyles.None, CultureInfo.InvariantCulture, out int k) || k >= count)
-            throw new ArgumentException($"Shard '{index}' (from --shard {value}) should be a whole number from 0 to {count - 1}.");
+            throw new UsageException($"Shard '{index}' (from --shard {value}) should be a whole number from 0 to {count - 1}.");
         return new FeatureShard(k, count);
     }
 
@@ -86,7 +86,8 @@ internal static class FeatureManifest
         var listed = path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) ? ReadParquet(path) : ReadText(path);
         if (listed.Count == 0) throw new InvalidDataException($"Manifest '{path}' lists no images.");
         string folder = Path.GetDirectoryName(path) ?? "";
-        return (listed, listed.Select(p => Path.IsPathRooted(p) ? p : Path.Combine(folder, p)).ToList());
+        // Full, tidied paths ("a/./b" is "a/b"), so that a row's path is the same however --manifest was spelled or wherever the tool ran.
+        return (listed, listed.Select(p => Path.GetFullPath(Path.IsPathRooted(p) ? p : Path.Combine(folder, p))).ToList());
     }
 
     static List<string> ReadText(string path) =>

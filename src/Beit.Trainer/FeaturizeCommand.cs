@@ -74,9 +74,9 @@ internal static class FeaturizeCommand
             if (!featurizerZip) AddSettings(metadata, pooling.Get(parse)!.Value, parse.GetValue(layer), parse.GetValue(normalize));
             if (parse.GetValue(shards.Shard) is string shardValue)
             {
-                if (total == 0) throw new ArgumentException("--shard needs the images: --images DIR or --manifest FILE.");
+                if (total == 0) throw new UsageException("--shard needs the images: --images DIR or --manifest FILE.");
                 if (outputPath.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) || outputPath.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase))
-                    throw new ArgumentException($"With --shard, --output names the folder of the part files, not a file ('{outputPath}').");
+                    throw new UsageException($"With --shard, --output names the folder of the part files, not a file ('{outputPath}').");
                 var shard = FeatureShard.Parse(shardValue, Environment.GetEnvironmentVariable);
                 var (start, end) = shard.Rows(total);
                 foreach (var (key, value) in FeatureParts.Identity(shard, start, end, total, listed.Skip(start).Take(end - start))) metadata[key] = value;
@@ -130,10 +130,10 @@ internal static class FeaturizeCommand
     // The images to featurize, as listed (folder paths, or manifest entries) and as files to read; none when only saving the model.
     static (List<string> Listed, List<string> Files) ListImages(string? folder, string? manifest, string? saveModel)
     {
-        if (folder is not null && manifest is not null) throw new ArgumentException("Give --images or --manifest, not both.");
+        if (folder is not null && manifest is not null) throw new UsageException("Give --images or --manifest, not both.");
         if (manifest is not null) return FeatureManifest.Read(manifest);
         if (folder is null)
-            return saveModel is not null ? ([], []) : throw new ArgumentException("Say which images to featurize: --images DIR or --manifest FILE.");
+            return saveModel is not null ? ([], []) : throw new UsageException("Say which images to featurize: --images DIR or --manifest FILE.");
         var files = BeitImageFiles.Find(folder).ToList();
         if (files.Count == 0) throw new InvalidDataException($"No images ({string.Join(", ", BeitImageFiles.Extensions)}) under '{folder}'.");
         return (files, files);

@@ -56,11 +56,18 @@ public sealed class BeitModelSource
     /// <c>large</c>, any case) when no file or folder has that name, random weights; an existing <c>.json</c> file, a
     /// config.json whose architecture starts from random weights; anything else a path (<see cref="FromPath"/>).
     /// </summary>
-    /// <exception cref="ArgumentException"><paramref name="value"/> is empty.</exception>
+    /// <exception cref="ArgumentException">
+    /// <paramref name="value"/> is empty, or is a bare name (no folder, no extension) that is neither a preset nor an existing file or folder.
+    /// </exception>
     public static BeitModelSource Parse(string value)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(value);
-        if (BeitConfig.PresetNames.Contains(value.ToLowerInvariant()) && !System.IO.Path.Exists(value)) return FromPreset(value);
+        bool exists = System.IO.Path.Exists(value);
+        if (BeitConfig.PresetNames.Contains(value.ToLowerInvariant()) && !exists) return FromPreset(value);
+        // A mistyped preset reads as a path that is not there; say what a bare name can be.
+        if (!exists && !value.Contains('/') && !value.Contains('\\') && !System.IO.Path.HasExtension(value))
+            throw new ArgumentException($"'{value}' is neither a preset ({string.Join(", ", BeitConfig.PresetNames)}) nor a file or folder " +
+                "(a Hugging Face directory, a .safetensors or .pth checkpoint, a config .json or a model.zip).", nameof(value));
         if (value.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && File.Exists(value)) return FromConfig(BeitConfig.Load(value));
         return FromPath(value);
     }

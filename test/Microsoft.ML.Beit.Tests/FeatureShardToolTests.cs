@@ -169,9 +169,10 @@ public sealed class FeatureShardToolTests
             var (code, _, error) = Processes.Run("dotnet", [BeitToolTests.ToolPath(), "featurize", "--model", "tiny-model-not-needed",
                 "--manifest", manifest, "--shard", shard, "--output", Path.Combine(root, "parts")], TimeSpan.FromMinutes(2), environment);
             Console.Write(error);
-            Assert.AreEqual(1, code);
+            Assert.AreEqual(2, code, "a wrong --shard is a usage error");
             StringAssert.StartsWith(error, "error: ");
             StringAssert.Contains(error, message);
+            Assert.AreEqual(1, error.Trim().Split('\n').Length, "one line");
         }
         finally
         {

@@ -24,6 +24,9 @@ public sealed class ModelSourceAndImageFilesTests
             Directory.CreateDirectory(Path.Combine(folder, "large"));
             Assert.AreEqual(Path.Combine(folder, "large"), BeitModelSource.Parse(Path.Combine(folder, "large")).Path);
             Assert.ThrowsExactly<ArgumentException>(() => BeitModelSource.Parse(" "));
+            // A mistyped preset is named as one, with what a bare name can be.
+            var mistyped = Assert.ThrowsExactly<ArgumentException>(() => BeitModelSource.Parse("huge"));
+            StringAssert.Contains(mistyped.Message, "tiny, base, large");
         }
         finally
         {
