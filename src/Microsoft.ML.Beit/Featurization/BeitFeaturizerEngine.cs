@@ -28,11 +28,9 @@ internal sealed class BeitFeaturizerEngine : IBeitFeaturizerEngine
         Architecture = checkpoint.Architecture;
         Pooling = pooling;
         NormalizeL2 = normalizeL2;
-        int layers = Config.NumHiddenLayers;
-        _layer = layer < 0 ? layers + 1 + layer : layer;
-        if (_layer < 0 || _layer > layers)
-            throw new ArgumentOutOfRangeException(nameof(layer), layer,
-                $"Layer {layer} does not exist: the model has {layers} blocks (use 0..{layers}, or -1..-{layers + 1} from the end).");
+        var spec = FeatureSpec.Of(Config, pooling, layer, nameof(layer));
+        _layer = spec.Layer;
+        FeatureSize = spec.FeatureSize;
         LayerOption = layer;
         if (preprocessor.OutputSize is not { } size || size.Height != Config.ImageSize || size.Width != Config.ImageSize)
             throw new ArgumentException(
@@ -52,15 +50,6 @@ internal sealed class BeitFeaturizerEngine : IBeitFeaturizerEngine
         DeviceName = device;
         _model.to(_device);
         _model.eval();
-        if (pooling == BeitPooling.ClsAttention && _layer == 0)
-            throw new ArgumentOutOfRangeException(nameof(layer), layer,
-                $"Layer 0 is the embeddings, which have no attention; use a block, 1..{layers} (or -1 for the last).");
-        FeatureSize = pooling switch
-        {
-            BeitPooling.Tokens => Config.NumPatches * Config.HiddenSize,
-            BeitPooling.ClsAttention => Config.NumAttentionHeads * Config.NumPatches,
-            _ => Config.HiddenSize,
-        };
     }
 
     public BeitConfig Config { get; }

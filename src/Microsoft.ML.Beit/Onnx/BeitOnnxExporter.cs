@@ -1,6 +1,7 @@
 using System.Reflection;
 using Google.Protobuf;
 using Microsoft.ML.Beit.Checkpoints;
+using Microsoft.ML.Beit.Featurization;
 using Microsoft.ML.Beit.Modeling;
 using Microsoft.ML.Beit.Scoring;
 using Onnx;
@@ -186,13 +187,10 @@ public static class BeitOnnxExporter
             throw new ArgumentOutOfRangeException(nameof(architecture), architecture, "Unknown BEiT architecture.");
 
         int layers = config.NumHiddenLayers;
-        int featureLayer = options.Layer < 0 ? layers + 1 + options.Layer : options.Layer;
-        if (featureLayer < 0 || featureLayer > layers)
-            throw new ArgumentOutOfRangeException(nameof(options), options.Layer,
-                $"Layer {options.Layer} does not exist: the model has {layers} blocks (use 0..{layers}, or -1..-{layers + 1} from the end).");
-        if (options.Pooling == BeitPooling.ClsAttention && featureLayer == 0)
-            throw new ArgumentOutOfRangeException(nameof(options), options.Layer, $"Layer 0 is the embeddings, which have no attention; use a block, 1..{layers} (or -1 for the last).");
-        bool lastLayer = featureLayer == layers;
+        // The featurizer's layer rules; the pooling itself is chosen below, since the export's default differs.
+        var spec = FeatureSpec.Of(config, options.Pooling ?? BeitPooling.Mean, options.Layer, nameof(options));
+        int featureLayer = spec.Layer;
+        bool lastLayer = spec.IsLastLayer;
         // A graph that outputs only the features of an earlier block stops there.
         bool onlyFeatures = !classifier && !maskedImageModelingHead && !segmentationHead && !options.IncludeLastHiddenState;
         int blocks = onlyFeatures && !lastLayer ? featureLayer : layers;
@@ -272,12 +270,7 @@ public static class BeitOnnxExporter
         bool normalized = options.NormalizeL2 && pooling != BeitPooling.ClsAttention;
         if (normalized)
             features = net.NormalizeL2(features, "features.normalized");
-        long featureSize = pooling switch
-        {
-            BeitPooling.Tokens => (long)config.NumPatches * config.HiddenSize,
-            BeitPooling.ClsAttention => (long)config.NumAttentionHeads * config.NumPatches,
-            _ => config.HiddenSize,
-        };
+        long featureSize = FeatureSpec.FeatureSizeOf(config, pooling ?? BeitPooling.Mean);
 
         builder.Output(features, Features, $"float32 [batch, {featureSize}] pooled features ({PoolingDescription(config, pooling, maskedImageModeling)}{(lastLayer || pooling == BeitPooling.ClsAttention ? "" : $" of hidden state {featureLayer}, not final-normed")}{(pooling == BeitPooling.ClsAttention ? $" of block {featureLayer}" : "")}{(normalized ? ", unit L2 norm" : "")})",
             batch, featureSize);
