@@ -130,6 +130,27 @@ internal static class FeatureParts
         };
     }
 
+    /// <summary>The metadata key of <c>--model</c> as given.</summary>
+    public const string ModelKey = "beit.model";
+
+    /// <summary>The metadata key of <see cref="ModelFiles"/>.</summary>
+    public const string ModelFilesKey = "beit.model_files";
+
+    /// <summary>
+    /// The model's files as they are on disk: each one's name (relative to a model folder), length and last write time, so
+    /// that a part made with a model since replaced in place does not count as complete, however the path is spelled.
+    /// </summary>
+    public static string ModelFiles(string model)
+    {
+        static string Describe(FileInfo file, string name) => $"{name} {file.Length} {file.LastWriteTimeUtc:O}";
+        if (File.Exists(model)) return Describe(new FileInfo(model), Path.GetFileName(model));
+        if (!Directory.Exists(model)) return "(none)";
+        return string.Join("; ", Directory.EnumerateFiles(model, "*", SearchOption.AllDirectories)
+            .Select(f => (File: new FileInfo(f), Name: Path.GetRelativePath(model, f).Replace('\\', '/')))
+            .OrderBy(f => f.Name, StringComparer.Ordinal)
+            .Select(f => Describe(f.File, f.Name)));
+    }
+
     /// <summary>
     /// True when <paramref name="part"/> is a complete part with <paramref name="rows"/> rows and every key of
     /// <paramref name="expected"/>; false when it is missing or unreadable (it is redone). A readable part written for other rows
@@ -155,6 +176,8 @@ internal static class FeatureParts
         }
         foreach (var (key, value) in expected)
         {
+            // The model as written on the command line ("m.zip", "./m.zip") only informs; its files (ModelFiles) decide.
+            if (key == ModelKey) continue;
             string had = found.TryGetValue(key, out var v) ? v : "(none)";
             if (had != value)
                 throw new InvalidOperationException($"{part} was written with {key} {had}; this run has {value}. " +

@@ -70,7 +70,7 @@ internal static class FeaturizeCommand
             bool featurizerZip = modelPath.EndsWith(".zip", StringComparison.OrdinalIgnoreCase) && HoldsFeaturizer(ml, modelPath);
 
             // What the output records of its settings; a shard's part also records its rows, and is skipped when it is complete.
-            var metadata = new Dictionary<string, string> { ["beit.model"] = modelPath };
+            var metadata = new Dictionary<string, string> { [FeatureParts.ModelKey] = modelPath, [FeatureParts.ModelFilesKey] = FeatureParts.ModelFiles(modelPath) };
             if (!featurizerZip) AddSettings(metadata, pooling.Get(parse)!.Value, parse.GetValue(layer), parse.GetValue(normalize));
             if (parse.GetValue(shards.Shard) is string shardValue)
             {

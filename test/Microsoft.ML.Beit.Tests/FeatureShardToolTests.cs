@@ -154,6 +154,38 @@ public sealed class FeatureShardToolTests
     }
 
     [TestMethod]
+    public void APartCountsAsCompleteForTheSameModelFilesHoweverTheyAreSpelled()
+    {
+        string root = TinyModels.TempDirectory();
+        try
+        {
+            string model = FeaturizerTests.SaveTinyMaskedImageModel(root);
+            string manifest = WriteManifest(root, count: 2);
+            string parts = Path.Combine(root, "parts");
+            (int, string, string) Shard(string modelPath) =>
+                BeitToolTests.Beit("featurize", "--model", modelPath, "--manifest", manifest, "--shard", "0/1", "--output", parts);
+
+            var (code, output, error) = Shard(model);
+            Assert.AreEqual(0, code, error);
+            // The same folder written another way: the part is complete.
+            (code, output, error) = Shard(Path.Combine(Path.GetDirectoryName(model)!, ".", Path.GetFileName(model)));
+            Assert.AreEqual(0, code, error);
+            StringAssert.Contains(output, "Skipped");
+            // The model's weights replaced in place: the part is not taken as complete, and the run says why.
+            string weights = Directory.EnumerateFiles(model).First(f => !f.EndsWith(".json", StringComparison.Ordinal));
+            File.SetLastWriteTimeUtc(weights, File.GetLastWriteTimeUtc(weights).AddMinutes(1));
+            (code, output, error) = Shard(model);
+            Console.Write(error);
+            Assert.AreEqual(1, code);
+            StringAssert.Contains(error, "beit.model_files");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [TestMethod]
     [DataRow("3/3", null, "should be a whole number from 0 to 2")]
     [DataRow("1/0", null, "should be K/N or auto/N")]
     [DataRow("auto/3", null, "JOB_COMPLETION_INDEX, which is not set")]
