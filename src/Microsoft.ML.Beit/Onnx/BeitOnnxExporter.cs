@@ -134,8 +134,9 @@ public static class BeitOnnxExporter
         {
             var graph = ModelProto.Parser.ParseFrom(stored);
             var wanted = options?.Quantization ?? BeitOnnxQuantization.None;
-            if (wanted != BeitOnnxQuantization.None && QuantizationOf(graph) != wanted)
-                throw new NotSupportedException($"The model already scores through ONNX Runtime with a {(QuantizationOf(graph) == BeitOnnxQuantization.None ? "float32" : QuantizationOf(graph).ToString())} " +
+            var present = QuantizationOf(graph);
+            if (wanted != BeitOnnxQuantization.None && present != wanted)
+                throw new NotSupportedException($"The model already scores through ONNX Runtime with a {(present == BeitOnnxQuantization.None ? "float32" : present.ToString())} " +
                     $"graph, which is not re-quantized to {wanted}; quantize when converting its TorchSharp model (ToOnnxBackend with quantization {wanted}, or export its TorchSharp model zip).");
             return graph;
         }
